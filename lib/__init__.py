@@ -1,0 +1,1 @@
+"""imgmend's shared library: images, quota, engines, errors, config."""
