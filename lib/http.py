@@ -1,0 +1,152 @@
+"""The HTTP boundary: WSGI apps from small views, request parsing in memory, errors to JSON."""
+
+import io
+import json
+import logging
+import time
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from lib import config
+from lib.errors import (
+    ImgmendError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+)
+
+log = logging.getLogger("imgmend")
+
+
+class ApiRequest(Request):
+    """A request whose body is capped while it is read and whose uploads never touch disk."""
+
+    max_content_length = config.MAX_BODY_BYTES
+    max_form_memory_size = 64 * 1024  # plain form fields are a few bytes ("#ffffff")
+    max_form_parts = 16
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        # Werkzeug spools uploads over 500 KB to a temporary file; ours stay in memory, always.
+        return io.BytesIO()
+
+
+def json_response(payload, status=200, headers=None):
+    """A JSON response."""
+    return Response(json.dumps(payload), status=status, headers=headers, mimetype="application/json")
+
+
+def error_response(error):
+    """The contract's JSON error body for an ImgmendError."""
+    return json_response(error.to_dict(), status=error.status, headers=error.headers)
+
+
+def endpoint(*methods):
+    """Turn `view(request) -> Response` into a WSGI app that maps every error at one place."""
+    allowed = tuple(methods) + (("HEAD",) if "GET" in methods else ())
+
+    def wrap(view):
+        def app(environ, start_response):
+            started = time.perf_counter()
+            request = ApiRequest(environ)
+            try:
+                if request.method not in allowed:
+                    raise MethodNotAllowed(headers={"Allow": ", ".join(methods)})
+                response = view(request)
+            except ImgmendError as error:
+                response = error_response(error)
+            except RequestEntityTooLarge:
+                response = error_response(PayloadTooLarge())
+            except Exception as error:  # never a stack trace or a secret to the client
+                # The exception type only: messages can quote request data.
+                log.error("unhandled %s in %s", type(error).__name__, request.path)
+                response = error_response(ImgmendError())
+            response.headers["Cache-Control"] = "no-store"
+            log.info(
+                "%s %s %s %.0fms", request.method, request.path, response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            return response(environ, start_response)
+
+        app.__doc__ = view.__doc__
+        app.__name__ = view.__name__
+        return app
+
+    return wrap
+
+
+def client_ip(request):
+    """The client IP as Vercel reports it; never the spoofable left-most X-Forwarded-For entry."""
+    for header in ("X-Real-IP", "X-Vercel-Forwarded-For"):
+        value = request.headers.get(header, "").split(",")[0].strip()
+        if value:
+            return value
+    return request.remote_addr or "unknown"
+
+
+def bearer_token(request):
+    """The token of an `Authorization: Bearer` header, or None."""
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class ImageUpload:
+    """The parts of an image request: the image bytes, an optional mask, and option fields."""
+
+    def __init__(self, image, mask=None, fields=None):
+        self.image = image
+        self.mask = mask
+        self.fields = fields or {}
+
+
+def _read_part(storage, name):
+    """A multipart file part's bytes, capped at the per-image limit."""
+    data = storage.stream.read(config.MAX_BYTES + 1)
+    if len(data) > config.MAX_BYTES:
+        raise PayloadTooLarge(f"The {name} is larger than the 4 MB limit.")
+    return data
+
+
+def read_image_upload(request):
+    """Parse multipart (`image`, `mask`, options) or a raw image body into an ImageUpload."""
+    length = request.content_length
+    if length is not None and length > config.MAX_BODY_BYTES:
+        raise PayloadTooLarge()  # decided before a byte of the body is read
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        try:
+            files, form = request.files, request.form
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge() from None
+        except ValueError:
+            raise InvalidRequest("The multipart body is malformed.") from None
+        if "image" not in files:
+            raise InvalidRequest("Send the photo in a form field named 'image'.")
+        image = _read_part(files["image"], "image")
+        mask = _read_part(files["mask"], "mask") if "mask" in files else None
+        fields = {k: form.get(k, "") for k in form.keys()}
+        if mask is None and form.get("mask"):
+            raise InvalidRequest("The mask must be sent as an image file.")
+        return ImageUpload(image, mask or None, fields)
+    if mimetype.startswith("image/") or mimetype == "application/octet-stream":
+        image = request.get_data(cache=False)
+        if len(image) > config.MAX_BYTES:
+            raise PayloadTooLarge()
+        return ImageUpload(image, None, {k: v for k, v in request.args.items()})
+    raise InvalidRequest(
+        "Send the photo as multipart/form-data with an 'image' part, or as a raw image body."
+    )
+
+
+def read_json(request):
+    """The request's JSON object body, or invalid_request."""
+    if request.content_length and request.content_length > 16 * 1024:
+        raise PayloadTooLarge("The JSON body is too large.")
+    try:
+        payload = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body must be JSON.") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return payload

@@ -1,0 +1,266 @@
+"""In-memory image validation and normalisation: bytes in, Pillow image out, and back to bytes.
+
+Everything here treats its input as hostile: the byte cap is checked before anything else, the
+format is decided from magic bytes, the pixel count from the header before any pixel is decoded,
+and nothing is ever written to disk.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from lib import config
+from lib.errors import (
+    InvalidImage,
+    InvalidRequest,
+    PayloadTooLarge,
+    TooManyPixels,
+    UnsupportedFormat,
+    UpstreamError,
+)
+
+# Pillow's own bomb guard (a warning at MAX_IMAGE_PIXELS, an error at twice that) backs up our
+# header check; pinning it to the contract's cap keeps the two in step.
+Image.MAX_IMAGE_PIXELS = config.MAX_PIXELS
+
+MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+# GIF is accepted as an input (first frame); results are never GIF.
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG"}
+
+
+@dataclass
+class Photo:
+    """A validated, upright, metadata-free image plus what is needed to encode it like the input."""
+
+    image: Image.Image  # RGB, RGBA, L or LA — nothing else
+    format: str  # the input's format (JPEG, PNG, WEBP, GIF)
+    icc_profile: bytes | None  # kept only where it fits the image's colour space
+
+    @property
+    def has_alpha(self):
+        return self.image.mode in ("RGBA", "LA")
+
+    @property
+    def is_grey(self):
+        return self.image.mode in ("L", "LA")
+
+    def rgb(self):
+        """The pixels as RGB for a model (alpha handled by the caller)."""
+        return self.image.convert("RGB")
+
+    def alpha(self):
+        """The alpha band, or None."""
+        return self.image.getchannel("A") if self.has_alpha else None
+
+
+def sniff_format(data):
+    """The image format from magic bytes, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
+
+
+def open_checked(data, *, error=InvalidImage, what="image"):
+    """Open bytes lazily after the byte, format and pixel checks; no pixel is decoded yet."""
+    if not data:
+        raise error(f"The {what} is empty.")
+    if len(data) > config.MAX_BYTES:
+        raise PayloadTooLarge(f"The {what} is larger than the 4 MB limit.")
+    fmt = sniff_format(data)
+    if fmt is None:
+        if error is not InvalidImage:
+            raise error(f"The {what} is not a JPEG, PNG or WebP image.")
+        raise UnsupportedFormat()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=[fmt])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooManyPixels(f"The {what} has more than 40 megapixels.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise error(f"The {what} has no pixels.")
+    if width * height > config.MAX_PIXELS:
+        raise TooManyPixels(f"The {what} has more than 40 megapixels.")
+    return img, fmt
+
+
+def _decode(img, error, what):
+    """Decode the first frame's pixels, mapping every decoder failure to `error`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.seek(0)
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooManyPixels(f"The {what} has more than 40 megapixels.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError):
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
+
+
+def _icc_space(icc):
+    """The colour space an ICC profile describes (b'RGB ', b'GRAY', b'CMYK', ...)."""
+    return icc[16:20] if icc and len(icc) >= 20 else None
+
+
+def _to_working_mode(img, icc):
+    """Convert any decoded mode to RGB/RGBA/L/LA, returning the image and the ICC that still fits."""
+    mode = img.mode
+    if mode == "CMYK":
+        if _icc_space(icc) == b"CMYK":
+            try:
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                dst = ImageCms.createProfile("sRGB")
+                return ImageCms.profileToProfile(img, src, dst, outputMode="RGB"), None
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                pass  # a broken profile: fall back to Pillow's naive conversion
+        return img.convert("RGB"), None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # Pillow clips (not scales) 16-bit to 8-bit; scale by hand so a 16-bit PNG is not all white.
+        img = img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+        mode = "L"
+    elif mode == "F":
+        img = img.convert("L")
+        mode = "L"
+    if mode == "P" or mode == "PA":
+        img = img.convert("RGBA" if "transparency" in img.info or mode == "PA" else "RGB")
+    elif mode == "1":
+        img = img.convert("L")
+    elif mode in ("RGBa", "La"):
+        img = img.convert("RGBA" if mode == "RGBa" else "LA")
+    elif mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGB")
+    space = _icc_space(icc)
+    if img.mode in ("RGB", "RGBA") and space != b"RGB ":
+        icc = None
+    if img.mode in ("L", "LA") and space != b"GRAY":
+        icc = None
+    return img, icc
+
+
+def _strip(img):
+    """A copy with no metadata at all: EXIF (GPS too), XMP, comments, text chunks."""
+    clean = Image.new(img.mode, img.size)
+    clean.paste(img)
+    clean.info = {}
+    return clean
+
+
+def load_photo(data):
+    """Validate and decode an uploaded image: upright, first frame, metadata stripped, ICC kept."""
+    img, fmt = open_checked(data)
+    _decode(img, InvalidImage, "image")
+    icc = img.info.get("icc_profile")
+    try:
+        img = ImageOps.exif_transpose(img) or img  # a phone photo must never come back rotated
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError):
+        pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
+    img, icc = _to_working_mode(img, icc)
+    return Photo(image=_strip(img), format=fmt, icc_profile=icc)
+
+
+def load_mask(data, size):
+    """Decode a user mask (white = remove) of any size into an L image of `size`, 0 or 255."""
+    img, _ = open_checked(data, error=InvalidRequest, what="mask")
+    _decode(img, InvalidRequest, "mask")
+    try:
+        img = ImageOps.exif_transpose(img) or img
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError):
+        pass
+    img, _ = _to_working_mode(img, None)
+    if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema()[0] < 255:
+        # A brush overlay on a transparent layer: painted pixels (any colour) are "remove".
+        img = img.getchannel("A")
+    else:
+        img = img.convert("L")
+    if img.size != size:
+        img = img.resize(size, Image.Resampling.BILINEAR)
+    return img.point(lambda v: 255 if v >= 128 else 0)
+
+
+def decode_model_output(data):
+    """Decode bytes a model returned (hostile as any upload) into an RGB or RGBA image."""
+    if not data or sniff_format(data) not in ("JPEG", "PNG", "WEBP"):
+        raise UpstreamError("The AI model returned something that is not an image.")
+    try:
+        img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
+        _decode(img, UpstreamError, "model's result")
+    except TooManyPixels:
+        raise UpstreamError("The AI model returned an unusably large image.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise UpstreamError("The AI model returned an image that could not be read.") from None
+    img, _ = _to_working_mode(img, None)
+    return _strip(img.convert("RGBA" if img.mode in ("RGBA", "LA") else "RGB"))
+
+
+def parse_color(value):
+    """'#rrggbb' to an (r, g, b) tuple; anything else is a bad option value."""
+    value = (value or "").strip()
+    if len(value) == 7 and value[0] == "#":
+        try:
+            return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+        except ValueError:
+            pass
+    raise InvalidRequest("The background must be 'transparent' or a colour like #ffffff.")
+
+
+def _save(img, fmt, icc, **params):
+    """Encode to bytes in memory."""
+    buf = io.BytesIO()
+    if icc:
+        params["icc_profile"] = icc
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def _attempts(fmt, has_alpha, raw_size):
+    """Encodings to try in order: the input's family first, then smaller ones that keep alpha."""
+    tries = []
+    # A photo PNG rarely compresses below a third of its raw size: skip hopeless lossless tries.
+    png_may_fit = raw_size <= 3 * config.MAX_RESPONSE_BYTES
+    if fmt == "PNG":
+        if png_may_fit:
+            tries.append(("PNG", {"compress_level": 6}))
+    elif fmt == "WEBP":
+        tries += [("WEBP", {"quality": q, "method": 4}) for q in (92, 85, 75)]
+    elif fmt == "JPEG" and not has_alpha:
+        tries += [("JPEG", {"quality": q, "subsampling": 0 if q >= 92 else 2}) for q in (92, 90)]
+    # Fallbacks when the preferred encoding is over the response limit.
+    if has_alpha:
+        tries += [("WEBP", {"quality": q, "method": 4}) for q in (90, 80, 65, 50)]
+    else:
+        tries += [("JPEG", {"quality": q}) for q in (90, 82, 72, 60, 45)]
+    return tries
+
+
+def encode(img, fmt, icc=None):
+    """Encode a result in the input's format family, falling back to smaller encodings to fit 4.5 MB.
+
+    Returns (bytes, format). Never writes metadata other than the ICC profile.
+    """
+    fmt = OUTPUT_FAMILY.get(fmt, "PNG")
+    has_alpha = img.mode in ("RGBA", "LA")
+    raw_size = img.size[0] * img.size[1] * len(img.getbands())
+    for out_fmt, params in _attempts(fmt, has_alpha, raw_size):
+        target = img
+        if out_fmt == "JPEG" and img.mode not in ("RGB", "L"):
+            target = img.convert("RGB")
+        if out_fmt == "WEBP" and img.mode in ("L", "LA"):
+            target = img.convert("RGBA" if has_alpha else "RGB")
+        fit_icc = icc if _icc_space(icc) == (b"GRAY" if target.mode in ("L", "LA") else b"RGB ") else None
+        data = _save(target, out_fmt, fit_icc, **params)
+        if len(data) <= config.MAX_RESPONSE_BYTES:
+            return data, out_fmt
+    raise UpstreamError("The result could not be encoded within the 4.5 MB response limit.")

@@ -1,0 +1,140 @@
+"""The three photo tools end to end: upload -> checks -> engine -> encoded result."""
+
+import logging
+import time
+
+from PIL import Image
+from werkzeug.wrappers import Response
+
+from lib import config, http, images, quota
+from lib.engines import get_engine
+from lib.errors import InvalidRequest, InvalidToken
+
+log = logging.getLogger("imgmend.tools")
+
+SUFFIX = {"denoise": "denoised", "remove_bg": "no-bg", "remove_watermark": "no-watermark"}
+
+
+def pro_customer(request):
+    """The Pro customer named by a valid bearer token, or None for a free user.
+
+    This is the one place where Pro bypasses the free quota. Until Pro tokens exist, any bearer
+    token is refused: a bad token is never silently treated as a free request.
+    """
+    if http.bearer_token(request) is None:
+        return None
+    raise InvalidToken()
+
+
+def _options(tool, upload, photo):
+    """Validate a tool's options from the form fields (and the mask part)."""
+    options = {}
+    if tool == "remove_bg":
+        value = upload.fields.get("background", "transparent").strip().lower() or "transparent"
+        options["background"] = None if value == "transparent" else images.parse_color(value)
+    elif upload.mask is not None:
+        raise InvalidRequest("Only the watermark remover takes a mask.")
+    if tool == "remove_watermark" and upload.mask is not None:
+        options["mask"] = images.load_mask(upload.mask, photo.image.size)
+    return options
+
+
+def _finish(tool, photo, result, options):
+    """Bring the engine's result back to the input's size, alpha, colour and format family."""
+    size = photo.image.size
+    if result.size != size:  # some hosted models pad or rescale; the contract promises the input's size
+        result = result.resize(size, Image.Resampling.LANCZOS)
+    fmt = photo.format
+    if tool == "remove_bg":
+        alpha = result.getchannel("A") if result.mode == "RGBA" else Image.new("L", size, 255)
+        if photo.has_alpha:  # already-transparent pixels stay transparent
+            from PIL import ImageChops
+
+            alpha = ImageChops.darker(alpha, photo.alpha())
+        rgb = result.convert("RGB")
+        if options.get("background") is None:
+            result = rgb.copy()
+            result.putalpha(alpha)
+            fmt = "PNG"
+        else:
+            result = Image.new("RGB", size, options["background"])
+            result.paste(rgb, mask=alpha)
+    else:
+        result = result.convert("L" if photo.is_grey else "RGB")
+        if photo.has_alpha:
+            result.putalpha(photo.alpha())
+    return images.encode(result, fmt, photo.icc_profile)
+
+
+def _image_response(data, fmt, tool, remaining):
+    headers = {
+        "Content-Disposition": f'inline; filename="imgmend-{SUFFIX[tool]}.{images.EXTENSION[fmt]}"',
+        "Cache-Control": "no-store",
+    }
+    if remaining is not None:
+        headers["X-Quota-Remaining"] = str(remaining)
+    return Response(data, headers=headers, mimetype=images.MIME[fmt])
+
+
+def run_tool(tool, request):
+    """Run one tool on the uploaded photo and answer with the repaired photo."""
+    client = quota.client_id(http.client_ip(request))
+    pro = pro_customer(request)
+    quota.check_rate(client)
+    upload = http.read_image_upload(request)
+    photo = images.load_photo(upload.image)
+    options = _options(tool, upload, photo)
+    engine = get_engine()
+    started = time.perf_counter()
+    if pro is not None:
+        data, fmt = _process(engine, tool, photo, options)
+        remaining = None
+    else:
+        with quota.spend_one(client) as remaining:
+            data, fmt = _process(engine, tool, photo, options)
+    log.info("tool=%s engine=%s ms=%.0f", tool, engine.name, (time.perf_counter() - started) * 1000)
+    return _image_response(data, fmt, tool, remaining)
+
+
+def _process(engine, tool, photo, options):
+    """Engine run plus encoding; a watermark run without a mask detects one first."""
+    image = photo.rgb()
+    if tool == "remove_watermark" and options.get("mask") is None:
+        options["mask"] = engine.detect_watermark(image)
+    result = engine.run(tool, image, options)
+    return _finish(tool, photo, result, options)
+
+
+def suggest_mask(request):
+    """Detect a watermark and answer with the mask (PNG, L, white = watermark); no quota spent."""
+    client = quota.client_id(http.client_ip(request))
+    pro_customer(request)
+    quota.check_rate(client)
+    upload = http.read_image_upload(request)
+    photo = images.load_photo(upload.image)
+    mask = get_engine().detect_watermark(photo.rgb()).convert("L")
+    if mask.size != photo.image.size:
+        mask = mask.resize(photo.image.size, Image.Resampling.NEAREST)
+    data, _ = images.encode(mask, "PNG")
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def public_config(request):
+    """Public settings for the browser: limits, free quota left, engine, Pro availability."""
+    limit = config.free_daily_limit()
+    try:
+        left = quota.remaining(quota.client_id(http.client_ip(request)))
+    except Exception:  # e.g. not configured: the page still needs its limits
+        left = None
+    return {
+        "limits": {
+            "max_bytes": config.MAX_BYTES,
+            "max_pixels": config.MAX_PIXELS,
+            "formats": ["image/jpeg", "image/png", "image/webp"],
+        },
+        "free_daily_limit": limit,
+        "free_remaining": left,
+        "engine": config.engine_name(),
+        "pro_available": bool(config.env("STRIPE_SECRET_KEY") and config.env("STRIPE_PRICE_ID")),
+        "pro_price": config.env("PRO_DISPLAY_PRICE"),
+    }

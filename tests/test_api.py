@@ -1,0 +1,164 @@
+"""The image endpoints over WSGI on the local engine: the contract's codes, formats and headers."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib import config
+from tests.conftest import encode, photo
+from tests.test_images import exif_bytes, left_red, png_header_only
+
+
+def error_of(response):
+    body = json.loads(response.get_data())
+    return response.status_code, body["error"]["code"]
+
+
+def post_image(client, data, filename="photo.jpg", **fields):
+    parts = {"image": (io.BytesIO(data), filename), **fields}
+    return client.post(data=parts, content_type="multipart/form-data")
+
+
+# --- request errors: (name, how to send, expected status, expected code) ------------------------
+
+JPEG = encode(photo("chelsea", (96, 64)))
+BAD_REQUESTS = [
+    ("no image part", dict(data={"other": "x"}, content_type="multipart/form-data"), 400, "invalid_request"),
+    ("json body", dict(json={"image": "x"}), 400, "invalid_request"),
+    ("no content type", dict(data=b"\xff\xd8\xff"), 400, "invalid_request"),
+    ("malformed multipart", dict(data=b"--xx\r\ngarbage", content_type="multipart/form-data; boundary=xx"), 400, "invalid_request"),
+    ("mask sent as text", dict(data={"image": (io.BytesIO(JPEG), "a.jpg"), "mask": "abc"}, content_type="multipart/form-data"), 400, "invalid_request"),
+    ("empty image", dict(data={"image": (io.BytesIO(b""), "a.jpg")}, content_type="multipart/form-data"), 400, "invalid_image"),
+    ("truncated image", dict(data=JPEG[: len(JPEG) // 3], content_type="image/jpeg"), 400, "invalid_image"),
+    ("body over the cap", dict(data=b"\xff\xd8\xff" + b"\0" * (config.MAX_BODY_BYTES + 10), content_type="image/jpeg"), 413, "payload_too_large"),
+    ("image part over 4 MB", dict(data={"image": (io.BytesIO(b"\xff\xd8\xff" + b"\0" * config.MAX_BYTES), "a.jpg")}, content_type="multipart/form-data"), 413, "payload_too_large"),
+    ("raw image over 4 MB", dict(data=b"\xff\xd8\xff" + b"\0" * config.MAX_BYTES, content_type="image/jpeg"), 413, "payload_too_large"),
+    ("48 MP header", dict(data=png_header_only(8000, 6000), content_type="image/png"), 413, "too_many_pixels"),
+    ("bmp upload", dict(data=encode(Image.new("RGB", (8, 8)), "BMP"), content_type="image/bmp"), 415, "unsupported_format"),
+    ("pdf named .jpg", dict(data={"image": (io.BytesIO(b"%PDF-1.4 ..."), "photo.jpg")}, content_type="multipart/form-data"), 415, "unsupported_format"),
+    ("forged bearer token", dict(data=JPEG, content_type="image/jpeg", headers={"Authorization": "Bearer abc.def"}), 401, "invalid_token"),
+]
+
+
+@pytest.mark.parametrize("tool", ["denoise", "remove_bg", "remove_watermark", "watermark_mask"])
+@pytest.mark.parametrize("name,request_kwargs,status,code", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_requests_get_the_contract_error(api, tool, name, request_kwargs, status, code):
+    response = api(tool).post(**request_kwargs)
+    assert error_of(response) == (status, code)
+    assert response.headers["Cache-Control"] == "no-store"
+    message = json.loads(response.get_data())["error"]["message"]
+    assert message.endswith(".") and "Traceback" not in message
+
+
+@pytest.mark.parametrize("value", ["purple", "#12345", "rgb(0,0,0)"])
+def test_bad_background_value(api, value):
+    response = post_image(api("remove_bg"), JPEG, background=value)
+    assert error_of(response) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("tool", ["denoise", "remove_bg", "remove_watermark", "watermark_mask"])
+def test_wrong_method_is_405_with_allow(api, tool):
+    response = api(tool).get()
+    assert error_of(response) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_config_rejects_post(api):
+    response = api("config").post()
+    assert error_of(response) == (405, "method_not_allowed") and response.headers["Allow"] == "GET"
+
+
+# --- success paths ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt,mime", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/png")])
+def test_denoise_keeps_format_family_and_size(api, fmt, mime):
+    data = encode(photo("astronaut", (120, 90)), fmt)
+    response = post_image(api("denoise"), data)
+    assert response.status_code == 200, response.get_data()[:200]
+    assert response.mimetype == mime and response.headers["Cache-Control"] == "no-store"
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert out.size == (120, 90)
+    assert int(response.headers["X-Quota-Remaining"]) == 999
+
+
+def test_raw_body_upload(api):
+    response = api("denoise").post(data=JPEG, content_type="image/jpeg")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+
+
+def test_phone_photo_comes_back_upright_without_gps(api):
+    data = encode(left_red((120, 80)), "JPEG", quality=95, exif=exif_bytes(orientation=6))
+    response = post_image(api("denoise"), data)
+    out_bytes = response.get_data()
+    out = Image.open(io.BytesIO(out_bytes)).convert("RGB")
+    assert out.size == (80, 120)
+    assert out.getpixel((40, 10))[0] > 180 and out.getpixel((40, 110))[2] > 180
+    assert not out.getexif() and b"GPS" not in out_bytes and b"PhoneMaker" not in out_bytes
+
+
+def test_remove_bg_transparent_png(api):
+    response = post_image(api("remove_bg"), encode(photo("chelsea", (150, 100))))
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert response.mimetype == "image/png" and out.mode == "RGBA" and out.size == (150, 100)
+    assert 'filename="imgmend-no-bg.png"' in response.headers["Content-Disposition"]
+
+
+def test_remove_bg_on_a_colour_is_opaque_in_the_input_family(api):
+    response = post_image(api("remove_bg"), encode(photo("chelsea", (150, 100))), background="#00ff00")
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert response.mimetype == "image/jpeg" and out.mode == "RGB"
+    r, g, b = out.getpixel((2, 2))  # a corner is background: now green
+    assert g > 200 and r < 80 and b < 80
+
+
+def test_transparent_input_stays_transparent(api):
+    img = photo("coffee", (80, 60)).convert("RGBA")
+    alpha = Image.new("L", (80, 60), 255)
+    alpha.paste(0, (0, 0, 40, 60))
+    img.putalpha(alpha)
+    for tool in ("denoise", "remove_bg"):
+        out = Image.open(io.BytesIO(post_image(api(tool), encode(img, "PNG")).get_data()))
+        assert out.mode == "RGBA" and out.getpixel((5, 30))[3] == 0
+
+
+def test_remove_watermark_with_a_mask_of_another_size(api):
+    img = photo("coffee", (160, 120))
+    mask = Image.new("L", (80, 60), 0)
+    mask.paste(255, (20, 20, 60, 30))
+    response = post_image(api("remove_watermark"), encode(img), mask=(io.BytesIO(encode(mask, "PNG")), "mask.png"))
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.get_data())).size == (160, 120)
+
+
+def test_remove_watermark_without_mask_detects_one(api):
+    response = post_image(api("remove_watermark"), encode(photo("coffee", (160, 120))))
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+
+
+def test_watermark_mask_is_an_l_png_of_the_image_size_and_free(api, monkeypatch):
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
+    for _ in range(3):
+        response = post_image(api("watermark_mask"), encode(photo("coffee", (160, 120))))
+        out = Image.open(io.BytesIO(response.get_data()))
+        assert response.mimetype == "image/png" and out.mode == "L" and out.size == (160, 120)
+        assert "X-Quota-Remaining" not in response.headers
+    assert post_image(api("denoise"), JPEG).status_code == 200  # the one free image is still there
+
+
+def test_config_reports_limits_and_remaining(api, monkeypatch):
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "4")
+    post_image(api("denoise"), JPEG)
+    body = json.loads(api("config").get().get_data())
+    assert body["limits"] == {"max_bytes": 4194304, "max_pixels": 40000000, "formats": ["image/jpeg", "image/png", "image/webp"]}
+    assert body["free_daily_limit"] == 4 and body["free_remaining"] == 3
+    assert body["engine"] == "local" and body["pro_available"] is False
+
+
+def test_greyscale_input_stays_greyscale(api):
+    grey = np.asarray(photo("astronaut", (64, 64)).convert("L"))
+    response = post_image(api("denoise"), encode(Image.fromarray(grey), "PNG"))
+    assert Image.open(io.BytesIO(response.get_data())).mode == "L"

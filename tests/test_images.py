@@ -1,0 +1,228 @@
+"""Image validation and normalisation: every image-related contract error, and real-world oddities."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from lib import config, images
+from lib.errors import InvalidImage, PayloadTooLarge, TooManyPixels, UnsupportedFormat
+from tests.conftest import encode, photo
+
+
+def png_header_only(width, height):
+    """A PNG whose IHDR claims width x height, with almost no pixel data (a decompression bomb)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def jpeg_with_size(width, height):
+    """A real small JPEG whose SOF header is patched to claim width x height."""
+    data = bytearray(encode(Image.new("RGB", (16, 16), "gray")))
+    at = data.index(b"\xff\xc0")  # baseline SOF0: FF C0, length(2), precision(1), height(2), width(2)
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def exif_bytes(orientation=None, gps=True):
+    """EXIF with an orientation tag and GPS coordinates."""
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    if gps:
+        exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
+    exif[0x010F] = "PhoneMaker"
+    return exif.tobytes()
+
+
+def left_red(size=(120, 80)):
+    """Red left half, blue right half: orientation mistakes are visible."""
+    img = Image.new("RGB", size, (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    return img
+
+
+# --- the contract's image error codes, straight from lib.images --------------------------------
+
+BAD_IMAGES = [
+    ("empty", b"", InvalidImage),
+    ("truncated jpeg", encode(photo("coffee", (200, 150)))[:700], InvalidImage),
+    ("jpeg header only", b"\xff\xd8\xff\xe0" + b"\x00" * 40, InvalidImage),
+    ("png garbage after signature", b"\x89PNG\r\n\x1a\n" + b"\x13" * 200, InvalidImage),
+    ("webp riff garbage", b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 30, InvalidImage),
+    ("over 4 MB", b"\xff\xd8\xff" + b"\x00" * config.MAX_BYTES, PayloadTooLarge),
+    ("png 8000x6000 header", png_header_only(8000, 6000), TooManyPixels),
+    ("png 30000x30000 header", png_header_only(30000, 30000), TooManyPixels),
+    ("jpeg 9000x9000 header", jpeg_with_size(9000, 9000), TooManyPixels),
+    ("bmp", encode(Image.new("RGB", (8, 8)), "BMP"), UnsupportedFormat),
+    ("tiff", encode(Image.new("RGB", (8, 8)), "TIFF"), UnsupportedFormat),
+    ("pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", UnsupportedFormat),
+    ("text renamed .jpg", b"hello, this is not a photo", UnsupportedFormat),
+    ("heic brand", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", UnsupportedFormat),
+    ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", UnsupportedFormat),
+]
+
+
+@pytest.mark.parametrize("name,data,error", BAD_IMAGES, ids=[b[0] for b in BAD_IMAGES])
+def test_bad_images_raise_the_contract_error(name, data, error):
+    with pytest.raises(error) as caught:
+        images.load_photo(data)
+    assert caught.value.status in (400, 413, 415)
+    if data:
+        assert data[:12].hex() not in caught.value.message  # no bytes echoed back
+
+
+def test_pixel_cap_is_decided_before_decoding(monkeypatch):
+    """A bomb is refused from its header: no decoder ever runs."""
+    calls = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: calls.append(1))
+    with pytest.raises(TooManyPixels):
+        images.load_photo(png_header_only(10000, 10000))
+    assert calls == []
+
+
+def test_exactly_40_megapixels_passes_the_header_check():
+    img, fmt = images.open_checked(png_header_only(8000, 5000))
+    assert (fmt, img.size) == ("PNG", (8000, 5000))
+
+
+# --- real-world oddities ---------------------------------------------------------------------
+
+
+def test_exif_orientation_is_applied():
+    data = encode(left_red((120, 80)), "JPEG", quality=95, exif=exif_bytes(orientation=6))
+    p = images.load_photo(data)
+    assert p.image.size == (80, 120)  # orientation 6: rotate 90° clockwise to display
+    top, bottom = p.image.getpixel((40, 10)), p.image.getpixel((40, 110))
+    assert top[0] > 200 and top[2] < 60  # the red half is now on top
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+def test_metadata_is_stripped_and_icc_kept():
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(photo("coffee", (120, 90)), "JPEG", exif=exif_bytes(), icc_profile=icc, comment=b"secret")
+    p = images.load_photo(data)
+    assert p.image.info == {} and not p.image.getexif()
+    assert p.icc_profile == icc
+    out, fmt = images.encode(p.image, p.format, p.icc_profile)
+    back = Image.open(io.BytesIO(out))
+    assert fmt == "JPEG" and back.info.get("icc_profile") == icc
+    assert not back.getexif() and "comment" not in back.info
+    assert b"GPS" not in out and b"PhoneMaker" not in out and b"secret" not in out
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    data = encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG")  # pure red in CMYK
+    p = images.load_photo(data)
+    assert p.image.mode == "RGB"
+    r, g, b = p.image.getpixel((20, 15))
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_16_bit_png_is_scaled_not_clipped():
+    ramp = (np.linspace(0, 65535, 64 * 32).reshape(32, 64)).astype(np.uint16)
+    data = encode(Image.fromarray(ramp), "PNG")
+    p = images.load_photo(data)
+    values = np.asarray(p.image)
+    assert p.image.mode == "L" and p.is_grey
+    assert values.min() < 5 and values.max() > 250 and 100 < values.mean() < 155
+
+
+def test_palette_png_with_transparency_keeps_alpha():
+    img = Image.new("P", (32, 32), 0)
+    img.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    img.paste(1, (16, 0, 32, 32))
+    data = encode(img, "PNG", transparency=0)
+    p = images.load_photo(data)
+    assert p.image.mode == "RGBA" and p.has_alpha
+    assert p.image.getpixel((4, 4))[3] == 0 and p.image.getpixel((20, 4)) == (0, 255, 0, 255)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_animated_inputs_use_the_first_frame(fmt):
+    frames = [Image.new("RGB", (40, 30), c) for c in ((250, 0, 0), (0, 0, 250), (0, 250, 0))]
+    data = encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    p = images.load_photo(data)
+    r, g, b = p.image.convert("RGB").getpixel((20, 15))
+    assert r > 200 and g < 50 and b < 50 and p.image.size == (40, 30)
+
+
+def test_greyscale_and_la_inputs():
+    assert images.load_photo(encode(Image.new("L", (10, 10), 128), "PNG")).image.mode == "L"
+    assert images.load_photo(encode(Image.new("LA", (10, 10), (128, 50)), "PNG")).image.mode == "LA"
+    assert images.load_photo(encode(Image.new("1", (10, 10), 1), "PNG")).image.mode == "L"
+
+
+# --- masks, colours, encoding ------------------------------------------------------------------
+
+
+def test_mask_of_any_size_is_scaled_and_binarised():
+    mask = Image.new("L", (20, 10), 0)
+    mask.paste(255, (0, 0, 10, 10))
+    out = images.load_mask(encode(mask, "PNG"), (200, 100))
+    assert out.size == (200, 100) and set(np.unique(np.asarray(out))) <= {0, 255}
+    assert out.getpixel((20, 50)) == 255 and out.getpixel((180, 50)) == 0
+
+
+def test_painted_rgba_mask_uses_its_alpha():
+    mask = Image.new("RGBA", (10, 10), (255, 255, 255, 0))
+    mask.paste((255, 0, 0, 255), (0, 0, 5, 10))  # a red brush stroke on a transparent overlay
+    out = images.load_mask(encode(mask, "PNG"), (10, 10))
+    assert out.getpixel((2, 5)) == 255 and out.getpixel((8, 5)) == 0
+
+
+def test_opaque_rgba_mask_uses_its_brightness():
+    mask = Image.new("RGBA", (10, 10), (0, 0, 0, 255))
+    mask.paste((255, 255, 255, 255), (0, 0, 5, 10))
+    out = images.load_mask(encode(mask, "PNG"), (10, 10))
+    assert out.getpixel((2, 5)) == 255 and out.getpixel((8, 5)) == 0
+
+
+@pytest.mark.parametrize("value,expected", [("#ffffff", (255, 255, 255)), ("#00Ff7a", (0, 255, 122))])
+def test_parse_color(value, expected):
+    assert images.parse_color(value) == expected
+
+
+@pytest.mark.parametrize("value", ["white", "#fff", "ffffff", "#gggggg", "#1234567", ""])
+def test_parse_color_rejects(value):
+    with pytest.raises(Exception) as caught:
+        images.parse_color(value)
+    assert caught.value.code == "invalid_request"
+
+
+def test_oversized_result_falls_back_to_an_encoding_that_fits():
+    noise = np.random.default_rng(0).integers(0, 256, (1500, 1500, 4), dtype=np.uint8)
+    data, fmt = images.encode(Image.fromarray(noise, "RGBA"), "PNG")
+    assert len(data) <= config.MAX_RESPONSE_BYTES
+    assert fmt == "WEBP" and Image.open(io.BytesIO(data)).mode == "RGBA"
+    noise_rgb = np.random.default_rng(1).integers(0, 256, (2000, 2000, 3), dtype=np.uint8)
+    data, fmt = images.encode(Image.fromarray(noise_rgb), "PNG")
+    assert fmt == "JPEG" and len(data) <= config.MAX_RESPONSE_BYTES
+
+
+@pytest.mark.parametrize("fmt,mime", [("JPEG", "JPEG"), ("PNG", "PNG"), ("WEBP", "WEBP"), ("GIF", "PNG")])
+def test_encode_keeps_the_format_family(fmt, mime):
+    data, out = images.encode(photo("coffee", (64, 48)), fmt)
+    assert out == mime and Image.open(io.BytesIO(data)).format == mime
+
+
+def test_jpeg_results_are_high_quality():
+    img = photo("astronaut", (256, 256))
+    data, _ = images.encode(img, "JPEG")
+    back = np.asarray(Image.open(io.BytesIO(data)), dtype=float)
+    mse = np.mean((back - np.asarray(img, dtype=float)) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 38  # q≥90 keeps the photo nearly lossless
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", encode(Image.new("RGB", (4, 4)), "BMP"), b"\x89PNG\r\n\x1a\n" + b"x" * 50])
+def test_model_output_garbage_is_an_upstream_error(data):
+    with pytest.raises(Exception) as caught:
+        images.decode_model_output(data)
+    assert caught.value.code == "upstream_error"
