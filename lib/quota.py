@@ -21,6 +21,7 @@ from lib.errors import NotConfigured, QuotaExceeded, RateLimited
 
 log = logging.getLogger("imgmend.quota")
 
+VERIFY_ATTEMPTS, VERIFY_WINDOW_MIN = 20, 10  # fixed by the contract, not RATE_LIMIT_PER_MINUTE
 DAY_TTL_S = 24 * 3600  # counters outlive their UTC day by at most a day, then vanish
 _process_secret = pysecrets.token_bytes(32)  # dev only: quota keys valid for this process
 
@@ -140,21 +141,32 @@ def _store_failed(what, error):
     log.warning("quota store unavailable during %s (%s): failing open", what, type(error).__name__)
 
 
-def check_rate(client):
-    """Count one image request against the per-minute burst limit, or raise RateLimited."""
-    from limits import RateLimitItemPerMinute
-
+def _hit(item, namespace, client):
+    """Count one request against a fixed-window limit, or raise RateLimited with Retry-After."""
     _, limiter = _stores()
-    item = RateLimitItemPerMinute(config.rate_limit_per_minute())
     try:
-        if limiter.hit(item, client):
+        if limiter.hit(item, namespace, client):
             return
-        reset_time = limiter.get_window_stats(item, client).reset_time
+        reset_time = limiter.get_window_stats(item, namespace, client).reset_time
     except Exception as error:  # redis down: see the module docstring
         _store_failed("rate check", error)
         return
     retry_after = max(1, math.ceil(reset_time - time.time()))
     raise RateLimited(headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+def check_rate(client):
+    """Count one image request against the per-minute burst limit."""
+    from limits import RateLimitItemPerMinute
+
+    _hit(RateLimitItemPerMinute(config.rate_limit_per_minute()), "images", client)
+
+
+def check_verify_rate(client):
+    """Count one Pro verification: 20 per client per 10 minutes, so guessing keys is pointless."""
+    from limits import RateLimitItemPerMinute
+
+    _hit(RateLimitItemPerMinute(VERIFY_ATTEMPTS, VERIFY_WINDOW_MIN), "verify", client)
 
 
 def remaining(client):

@@ -1,0 +1,26 @@
+# imgmend — `make dev` runs the site on the local engine, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install dev test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+dev: install  ## the site and API on http://127.0.0.1:3000 (local engine unless REPLICATE_API_TOKEN is set)
+	$(BIN)/python -m lib.devserver
+
+test: install  ## the whole suite (Redis tests need redis-server on PATH; CI installs it)
+	$(BIN)/python -m pytest
+
+bench: install  ## speed numbers of the local engine
+	$(BIN)/python bench/local_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,216 @@
+"""A small in-memory Stripe API for tests, built from Stripe's own fixture objects.
+
+The real `stripe` client talks HTTP to it, either through `responses` stubs (install_responses) or
+over loopback (serve). Objects are copies of `../shared/fixtures/stripe/fixtures3.json` with the
+fields a test cares about patched, so every payload keeps real Stripe field names and nesting.
+"""
+
+import copy
+import json
+import pathlib
+import re
+import threading
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+_FIXTURES = None
+SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stripe" / "fixtures3.json"
+
+
+def fixture(kind):
+    """A deep copy of Stripe's example object of this kind (e.g. 'checkout.session')."""
+    global _FIXTURES
+    if _FIXTURES is None:
+        _FIXTURES = json.loads(SHARED.read_text())["resources"]
+    return copy.deepcopy(_FIXTURES[kind])
+
+
+def _list(url, data):
+    return {"object": "list", "data": data, "has_more": False, "url": url}
+
+
+def _error(status, code, message, kind="invalid_request_error"):
+    return status, {"error": {"type": kind, "code": code, "message": message}}
+
+
+def _unflatten(pairs):
+    """Stripe's form encoding (metadata[key]=v, line_items[0][price]=p) into nested dicts."""
+    out = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+", key)
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+class FakeStripe:
+    """Stripe's objects for one test, and the routes the project calls."""
+
+    def __init__(self):
+        self.customers, self.sessions, self.subscriptions = {}, {}, {}
+        self.intents, self.charges, self.prices = {}, {}, {}
+        self.requests = []  # (method, path, params) of every call
+        self.fail_with = None  # (status, code) to answer every request with, e.g. (500, "api_error")
+        self.lock = threading.Lock()
+        self._n = 0
+
+    def _id(self, prefix):
+        self._n += 1
+        return f"{prefix}_{'T' * 6}{self._n:08d}"
+
+    # --- building state -------------------------------------------------------------------------
+
+    def add_price(self, recurring=True):
+        price = fixture("price")
+        price["id"] = self._id("price")
+        price["type"] = "recurring" if recurring else "one_time"
+        if not recurring:
+            price["recurring"] = None
+        elif not price.get("recurring"):
+            price["recurring"] = {"interval": "month", "interval_count": 1, "usage_type": "licensed"}
+        self.prices[price["id"]] = price
+        return price["id"]
+
+    def add_customer(self, metadata=None, email="buyer@example.com"):
+        customer = fixture("customer")
+        customer.update(id=self._id("cus"), metadata=metadata or {}, email=email, discount=None)
+        self.customers[customer["id"]] = customer
+        return customer["id"]
+
+    def add_subscription(self, customer, status="active", period_end=None):
+        sub = fixture("subscription")
+        sub.update(id=self._id("sub"), customer=customer, status=status)
+        sub["items"]["data"][0]["current_period_end"] = period_end or int(time.time()) + 30 * 86400
+        self.subscriptions[sub["id"]] = sub
+        return sub["id"]
+
+    def add_session(self, customer, mode="payment", status="complete", payment_status="paid",
+                    refunded=False, disputed=False):
+        """A Checkout Session; one-time ones get a payment intent and a charge."""
+        session = fixture("checkout.session")
+        session.update(
+            id="cs_test_" + self._id("x").replace("_", ""), customer=customer, mode=mode,
+            status=status, payment_status=payment_status, url="https://checkout.stripe.com/c/pay/fake",
+        )
+        if mode == "payment":
+            charge = fixture("charge")
+            charge.update(id=self._id("ch"), customer=customer, paid=payment_status == "paid",
+                          refunded=refunded, disputed=disputed, amount_refunded=charge["amount"] if refunded else 0)
+            intent = fixture("payment_intent")
+            intent.update(id=self._id("pi"), customer=customer, latest_charge=charge["id"])
+            charge["payment_intent"] = intent["id"]
+            self.charges[charge["id"]] = charge
+            self.intents[intent["id"]] = intent
+            session["payment_intent"] = intent["id"]
+        else:
+            session["subscription"] = self.add_subscription(customer) if payment_status == "paid" else None
+            session["payment_intent"] = None
+        self.sessions[session["id"]] = session
+        return session["id"]
+
+    def charge_of(self, session_id):
+        return self.charges[self.intents[self.sessions[session_id]["payment_intent"]]["latest_charge"]]
+
+    # --- the API ----------------------------------------------------------------------------------
+
+    def handle(self, method, url, body=b""):
+        """Answer one API call: returns (status, JSON object)."""
+        parts = urlsplit(url)
+        params = _unflatten(parse_qsl(parts.query, keep_blank_values=True)) if method == "GET" else _unflatten(parse_qsl(body.decode(), keep_blank_values=True))
+        with self.lock:
+            self.requests.append((method, parts.path, params))
+            if self.fail_with:
+                status, code = self.fail_with
+                return _error(status, code, "Fake Stripe failure.", kind="api_error")
+            return self._route(method, parts.path, params)
+
+    def _route(self, method, path, params):
+        m = re.fullmatch(r"/v1/(checkout/sessions|customers|subscriptions|payment_intents|charges|prices|billing_portal/sessions)(?:/([^/]+))?", path)
+        if not m:
+            return _error(404, "resource_missing", "Unrecognized request URL.")
+        kind, oid = m.groups()
+        if kind == "checkout/sessions":
+            if method == "POST" and oid is None:
+                return self._create_session(params)
+            if oid is None:
+                found = [s for s in self.sessions.values()
+                         if s["customer"] == params.get("customer") and s["status"] == params.get("status", s["status"])]
+                return 200, _list("/v1/checkout/sessions", found)
+            return self._get(self.sessions, oid, "checkout.session")
+        if kind == "customers":
+            if method == "POST" and oid in self.customers:
+                for key, value in params.get("metadata", {}).items():
+                    if value == "":
+                        self.customers[oid]["metadata"].pop(key, None)  # Stripe: empty string unsets
+                    else:
+                        self.customers[oid]["metadata"][key] = value
+            return self._get(self.customers, oid, "customer")
+        if kind == "subscriptions":
+            found = [s for s in self.subscriptions.values() if s["customer"] == params.get("customer")]
+            return 200, _list("/v1/subscriptions", found)
+        if kind == "payment_intents":
+            status, intent = self._get(self.intents, oid, "payment_intent")
+            if status == 200 and "latest_charge" in params.get("expand", {}).values():
+                intent = dict(intent, latest_charge=copy.deepcopy(self.charges[intent["latest_charge"]]))
+            return status, intent
+        if kind == "charges":
+            return self._get(self.charges, oid, "charge")
+        if kind == "prices":
+            return self._get(self.prices, oid, "price")
+        portal = fixture("billing_portal.session")
+        portal.update(customer=params.get("customer"), url="https://billing.stripe.com/p/session/fake",
+                      return_url=params.get("return_url"))
+        return 200, portal
+
+    def _get(self, store, oid, kind):
+        if oid not in store:
+            return _error(404, "resource_missing", f"No such {kind}: '{oid}'")
+        return 200, copy.deepcopy(store[oid])
+
+    def _create_session(self, params):
+        price = self.prices.get(params.get("line_items", {}).get("0", {}).get("price"))
+        if price is None:
+            return _error(400, "resource_missing", "No such price")
+        session = fixture("checkout.session")
+        session.update(id="cs_test_" + self._id("n").replace("_", ""), mode=params.get("mode"),
+                       status="open", payment_status="unpaid", customer=None,
+                       success_url=params.get("success_url"), cancel_url=params.get("cancel_url"),
+                       locale=params.get("locale"), customer_creation=params.get("customer_creation"))
+        session["url"] = "https://checkout.stripe.com/c/pay/" + session["id"]
+        self.sessions[session["id"]] = session
+        return 200, copy.deepcopy(session)
+
+    def complete(self, session_id):
+        """What Stripe does when the buyer pays: a customer, a paid session (and charge or sub)."""
+        session = self.sessions[session_id]
+        customer = self.add_customer()
+        paid_id = self.add_session(customer, mode=session["mode"])
+        paid = self.sessions.pop(paid_id)
+        paid["id"] = session_id
+        self.sessions[session_id] = paid
+        return customer
+
+    # --- transports ------------------------------------------------------------------------------
+
+    def install_responses(self, rsps, base="https://api.stripe.com"):
+        """Route every Stripe call made through `requests` to this fake (a responses.RequestsMock)."""
+
+        def callback(request):
+            body = request.body or b""
+            status, payload = self.handle(request.method, request.url, body if isinstance(body, bytes) else body.encode())
+            return status, {"Content-Type": "application/json", "Request-Id": "req_fake"}, json.dumps(payload)
+
+        for method in ("GET", "POST", "DELETE"):
+            rsps.add_callback(method, re.compile(re.escape(base) + r"/v1/.*"), callback=callback)
+
+    def wsgi(self, environ, start_response):
+        """The same API as a WSGI app, for a loopback server."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        url = environ["PATH_INFO"] + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+        status, payload = self.handle(environ["REQUEST_METHOD"], url, body)
+        data = json.dumps(payload).encode()
+        start_response(f"{status} X", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]

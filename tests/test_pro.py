@@ -1,0 +1,383 @@
+"""Pro plan: checkout, verify_pro branches, tokens, the portal and the webhook (real stripe client)."""
+
+import io
+import json
+import time
+
+import pytest
+import responses
+import stripe
+from itsdangerous import URLSafeTimedSerializer
+
+from lib import payments, tokens
+from tests.conftest import encode, photo
+from tests.fake_stripe import FakeStripe, fixture
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A fake Stripe reached through `responses` (stripe's HTTP goes through requests)."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://imgmend.example")
+    state = FakeStripe()
+    monkeypatch.setenv("STRIPE_PRICE_ID", state.add_price(recurring=True))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        state.install_responses(rsps)
+        yield state
+
+
+def answer(response):
+    return response.status_code, json.loads(response.get_data())
+
+
+def verify(api, **body):
+    return answer(api("verify_pro").post(json=body, headers={"X-Real-IP": "198.51.100.20"}))
+
+
+# --- create_checkout ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recurring,mode", [(True, "subscription"), (False, "payment")])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_create_checkout(api, fake, monkeypatch, recurring, mode, lang):
+    monkeypatch.setenv("STRIPE_PRICE_ID", fake.add_price(recurring=recurring))
+    status, body = answer(api("create_checkout").post(json={"lang": lang}))
+    assert status == 200 and body["url"].startswith("https://checkout.stripe.com/")
+    _, path, params = [r for r in fake.requests if r[0] == "POST"][-1]
+    assert path == "/v1/checkout/sessions" and params["mode"] == mode and params["locale"] == lang
+    assert params["success_url"] == "https://imgmend.example/?session_id={CHECKOUT_SESSION_ID}"
+    assert params["cancel_url"] == "https://imgmend.example/pro"
+    assert params.get("customer_creation") == (None if recurring else "always")
+
+
+@pytest.mark.parametrize("unset", ["STRIPE_SECRET_KEY", "STRIPE_PRICE_ID"])
+def test_create_checkout_not_configured(api, fake, monkeypatch, unset):
+    monkeypatch.delenv(unset)
+    assert answer(api("create_checkout").post(json={"lang": "en"}))[1]["error"]["code"] == "not_configured"
+
+
+@pytest.mark.parametrize("body", [{"lang": "fr"}, {"lang": 3}, [1, 2]])
+def test_create_checkout_bad_lang(api, fake, body):
+    status, payload = answer(api("create_checkout").post(json=body))
+    assert (status, payload["error"]["code"]) == (400, "invalid_request")
+
+
+# --- verify_pro: every branch -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode,status,payment_status,granted",
+    [
+        ("payment", "complete", "paid", True),
+        ("subscription", "complete", "paid", True),
+        ("payment", "complete", "unpaid", False),  # async payment still processing
+        ("payment", "open", "unpaid", False),
+        ("payment", "expired", "unpaid", False),
+    ],
+)
+def test_verify_by_session(api, fake, mode, status, payment_status, granted):
+    customer = fake.add_customer()
+    session = fake.add_session(customer, mode=mode, status=status, payment_status=payment_status)
+    code, body = verify(api, session_id=session)
+    if granted:
+        assert code == 200 and body["pro"] is True and body["pro_key"] == customer
+        assert tokens.verify_token(body["token"]) == customer
+        assert body["expires_at"].endswith("Z")
+    else:
+        assert (code, body["error"]["code"]) == (404, "not_pro")
+
+
+def test_one_time_purchase_is_recorded_for_the_pro_key(api, fake):
+    customer = fake.add_customer()
+    fake.add_session(customer, mode="payment")
+    assert verify(api, pro_key=customer)[0] == 404  # nothing recorded yet (webhook not arrived)
+    session = next(iter(fake.sessions))
+    assert verify(api, session_id=session)[0] == 200
+    assert fake.customers[customer]["metadata"]["imgmend_pro"] == "lifetime"
+    assert verify(api, pro_key=customer)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "status,granted", [("active", True), ("trialing", True), ("past_due", False), ("canceled", False), ("unpaid", False), ("incomplete", False)]
+)
+def test_verify_by_key_subscription_status(api, fake, status, granted):
+    customer = fake.add_customer()
+    end = int(time.time()) + 3600
+    fake.add_subscription(customer, status=status, period_end=end)
+    code, body = verify(api, pro_key=customer)
+    assert code == (200 if granted else 404)
+    if granted:  # the token never outlives the paid period
+        assert body["expires_at"] <= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))
+
+
+@pytest.mark.parametrize("refunded,disputed", [(True, False), (False, True)])
+def test_refunded_or_disputed_one_time_purchase_is_not_pro(api, fake, refunded, disputed):
+    customer = fake.add_customer()
+    session = fake.add_session(customer, mode="payment", refunded=refunded, disputed=disputed)
+    assert verify(api, session_id=session)[0] == 404
+    assert verify(api, pro_key=customer)[0] == 404
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+
+
+def test_unknown_key_is_not_pro(api, fake):
+    assert verify(api, pro_key="cus_Unknown12345")[1]["error"]["code"] == "not_pro"
+
+
+MALFORMED = [
+    {"pro_key": "cus_"}, {"pro_key": "sk_live_123456789"}, {"pro_key": "cus_abc/../x"},
+    {"session_id": "cs_test_"}, {"session_id": "pi_123456789012"}, {"session_id": 42},
+    {"pro_key": "cus_abcdefgh12", "session_id": "cs_test_abcdefgh12"}, {}, {"pro_key": None},
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_malformed_ids_are_refused_before_any_stripe_call(api, fake, body):
+    code, payload = verify(api, **body)
+    assert (code, payload["error"]["code"]) == (400, "invalid_request")
+    assert fake.requests == []
+
+
+def test_stripe_5xx_is_503_without_stripe_text(api, fake):
+    customer = fake.add_customer()
+    fake.fail_with = (500, "api_error")
+    code, body = verify(api, pro_key=customer)
+    assert (code, body["error"]["code"]) == (503, "upstream_unavailable")
+    assert "Fake Stripe" not in json.dumps(body)
+
+
+def test_verify_has_its_own_limit_of_20_per_10_minutes(api, fake, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
+    codes = [verify(api, pro_key=f"cus_Guess{n:08d}")[0] for n in range(21)]
+    assert codes[:20] == [404] * 20 and codes[20] == 429
+    other = api("verify_pro").post(json={"pro_key": "cus_Guess00000001"}, headers={"X-Real-IP": "198.51.100.21"})
+    assert other.status_code == 404
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def test_token_round_trip_and_every_single_byte_tamper():
+    token, _ = tokens.issue_token("cus_Roundtrip123")
+    assert tokens.verify_token(token) == "cus_Roundtrip123"
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    for i, ch in enumerate(token):
+        other = alphabet[(alphabet.index(ch) + 1) % len(alphabet)]
+        with pytest.raises(Exception) as caught:
+            tokens.verify_token(token[:i] + other + token[i + 1 :])
+        assert caught.value.code == "invalid_token", i
+
+
+def test_token_expires(monkeypatch):
+    token, expires = tokens.issue_token("cus_Expiring1234")
+    later = time.time() + tokens.MAX_AGE_S + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(Exception) as caught:
+        tokens.verify_token(token)
+    assert caught.value.code == "invalid_token"
+
+
+def test_token_capped_by_the_subscription_end(monkeypatch):
+    import datetime as dt
+
+    soon = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=2)
+    token, expires = tokens.issue_token("cus_Capped123456", not_after=soon)
+    assert expires == soon and tokens.verify_token(token)
+    monkeypatch.setattr(time, "time", lambda: soon.timestamp() + 5)
+    with pytest.raises(Exception):
+        tokens.verify_token(token)
+
+
+def test_key_rotation(monkeypatch):
+    monkeypatch.setenv("IMGMEND_SECRET", "old-key")
+    old_token, _ = tokens.issue_token("cus_Rotation1234")
+    monkeypatch.setenv("IMGMEND_SECRET", "new-key,old-key")
+    assert tokens.verify_token(old_token) == "cus_Rotation1234"
+    new_token, _ = tokens.issue_token("cus_Rotation1234")
+    monkeypatch.setenv("IMGMEND_SECRET", "new-key")
+    assert tokens.verify_token(new_token) == "cus_Rotation1234"
+    with pytest.raises(Exception):
+        tokens.verify_token(old_token)
+
+
+@pytest.mark.parametrize("salt", [tokens.SALT, "another-purpose"])
+def test_token_signed_under_another_secret_or_purpose_is_rejected(salt):
+    forged = URLSafeTimedSerializer("not-our-secret" if salt == tokens.SALT else "test-secret-one", salt=salt)
+    token = forged.dumps({"c": "cus_Forged123456", "e": int(time.time()) + 3600})
+    with pytest.raises(Exception) as caught:
+        tokens.verify_token(token)
+    assert caught.value.code == "invalid_token"
+
+
+# --- tokens in the image endpoints -------------------------------------------------------------
+
+
+def test_pro_token_skips_the_quota(api, monkeypatch):
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
+    token, _ = tokens.issue_token("cus_Unlimited123")
+    jpeg = encode(photo("chelsea", (64, 48)))
+    for _ in range(3):
+        response = api("denoise").post(data=jpeg, content_type="image/jpeg", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and "X-Quota-Remaining" not in response.headers
+    assert api("denoise").post(data=jpeg, content_type="image/jpeg").status_code == 200  # free image untouched
+
+
+def test_image_endpoints_do_not_import_stripe():
+    import subprocess
+    import sys
+
+    code = "import api.denoise, api.remove_bg, api.remove_watermark, api.watermark_mask, api.config, sys; print('stripe' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- billing portal ----------------------------------------------------------------------------
+
+
+def test_billing_portal(api, fake):
+    customer = fake.add_customer()
+    token, _ = tokens.issue_token(customer)
+    status, body = answer(api("billing_portal").post(headers={"Authorization": f"Bearer {token}"}))
+    assert status == 200 and body["url"].startswith("https://billing.stripe.com/")
+    assert ("POST", "/v1/billing_portal/sessions", {"customer": customer, "return_url": "https://imgmend.example/pro"}) in fake.requests
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}])
+def test_billing_portal_needs_a_valid_token(api, fake, headers):
+    status, body = answer(api("billing_portal").post(headers=headers))
+    assert (status, body["error"]["code"]) == (401, "invalid_token")
+
+
+# --- webhook -------------------------------------------------------------------------------------
+
+
+def event(kind, obj, event_id=None):
+    evt = fixture("event")
+    evt.update(id=event_id or f"evt_{kind.replace('.', '_')}_{int(time.time() * 1e6)}", type=kind, data={"object": obj})
+    return json.dumps(evt)
+
+
+def deliver(api, payload, secret=WEBHOOK_SECRET, header=None, timestamp=None):
+    if header is None:
+        header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=int(timestamp or time.time()))
+    headers = {"Stripe-Signature": header} if header != "" else {}
+    return answer(api("stripe_webhook").post(data=payload, content_type="application/json", headers=headers))
+
+
+def completed_session_event(fake, customer, **kwargs):
+    session_id = fake.add_session(customer, mode="payment", **kwargs)
+    return session_id, event("checkout.session.completed", fake.sessions[session_id])
+
+
+def test_webhook_records_a_one_time_purchase(api, fake):
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    assert deliver(api, payload) == (200, {"received": True})
+    assert fake.customers[customer]["metadata"]["imgmend_pro"] == "lifetime"
+    assert verify(api, pro_key=customer)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "case", ["tampered body", "wrong secret", "missing header", "garbage header", "older than 300 s"]
+)
+def test_webhook_rejects_bad_signatures(api, fake, case):
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    if case == "tampered body":
+        header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+        status, body = deliver(api, payload.replace('"paid"', '"unpaid"', 1), header=header)
+    elif case == "wrong secret":
+        status, body = deliver(api, payload, secret="whsec_other")
+    elif case == "missing header":
+        status, body = deliver(api, payload, header="")
+    elif case == "garbage header":
+        status, body = deliver(api, payload, header="t=abc,v1=zzz")
+    else:
+        status, body = deliver(api, payload, timestamp=time.time() - 301)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+    assert not [r for r in fake.requests if r[0] == "POST"]
+
+
+def test_webhook_without_secret_fails_closed_with_500(api, fake, monkeypatch):
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    status, body = deliver(api, payload)
+    assert (status, body["error"]["code"]) == (500, "not_configured")
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+
+
+def test_same_event_twice_is_idempotent(api, fake):
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    assert deliver(api, payload)[0] == 200
+    writes = len([r for r in fake.requests if r[0] == "POST"])
+    assert deliver(api, payload)[0] == 200
+    assert len([r for r in fake.requests if r[0] == "POST"]) == writes == 1
+    assert fake.customers[customer]["metadata"]["imgmend_pro"] == "lifetime"
+
+
+def test_events_in_reverse_order_end_in_the_true_state(api, fake):
+    """A refund delivered before the purchase: both orders end with no Pro."""
+    customer = fake.add_customer()
+    session_id, completed = completed_session_event(fake, customer)
+    charge = fake.charge_of(session_id)
+    charge.update(refunded=True, amount_refunded=charge["amount"])
+    refunded = event("charge.refunded", charge)
+    assert deliver(api, refunded)[0] == 200
+    assert deliver(api, completed)[0] == 200
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+    assert verify(api, pro_key=customer)[0] == 404
+
+
+@pytest.mark.parametrize("kind", ["charge.refunded", "charge.dispute.created"])
+def test_refund_or_dispute_revokes(api, fake, kind):
+    customer = fake.add_customer()
+    session_id, payload = completed_session_event(fake, customer)
+    deliver(api, payload)
+    charge = fake.charge_of(session_id)
+    if kind == "charge.refunded":
+        charge["refunded"] = True
+        obj = charge
+    else:
+        charge["disputed"] = True
+        obj = fixture("dispute")
+        obj.update(charge=charge["id"])
+    assert deliver(api, event(kind, obj))[0] == 200
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+    assert verify(api, pro_key=customer)[0] == 404
+
+
+@pytest.mark.parametrize("kind", ["customer.subscription.updated", "customer.subscription.deleted", "invoice.paid", "invoice.payment_failed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed"])
+def test_other_handled_events_resync(api, fake, kind):
+    customer = fake.add_customer(metadata={"imgmend_pro": "lifetime"})  # stale: no purchase behind it
+    obj = fixture("subscription" if kind.startswith("customer.") else "invoice" if kind.startswith("invoice") else "checkout.session")
+    obj["customer"] = customer
+    assert deliver(api, event(kind, obj))[0] == 200
+    assert "imgmend_pro" not in fake.customers[customer]["metadata"]
+
+
+def test_ignored_event_types_get_200(api, fake):
+    assert deliver(api, event("plan.created", fixture("plan")))[0] == 200
+    assert fake.requests == []
+
+
+def test_webhook_answers_non_2xx_when_stripe_fails(api, fake):
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    fake.fail_with = (500, "api_error")
+    status, body = deliver(api, payload)
+    assert status == 503 and body["error"]["code"] == "upstream_unavailable"
+
+
+def test_webhook_logs_id_and_type_only(api, fake, caplog):
+    caplog.set_level("DEBUG")
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    deliver(api, payload)
+    assert "checkout.session.completed" in caplog.text
+    assert "buyer@example.com" not in caplog.text and "example@example.com" not in caplog.text
+    assert "4242" not in caplog.text
