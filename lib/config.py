@@ -8,8 +8,9 @@ MAX_PIXELS = 40_000_000
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024 + 256 * 1024  # keep results under Vercel's 4.5 MB response cap
 FORMATS = ("JPEG", "PNG", "WEBP")
 TOOLS = ("denoise", "remove_bg", "remove_watermark")
-# Replicate must answer inside the function's maxDuration (vercel.json: 60 s) with room to reply.
-REPLICATE_DEADLINE_S = 50.0
+# Replicate must answer inside the function's maxDuration (vercel.json: 90 s), leaving time to
+# cancel the prediction, delete the uploads and send the reply.
+REPLICATE_DEADLINE_S = 75.0
 
 
 def env(name, default=None):

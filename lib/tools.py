@@ -31,9 +31,9 @@ def _options(tool, upload, photo):
     if tool == "remove_bg":
         value = upload.fields.get("background", "transparent").strip().lower() or "transparent"
         options["background"] = None if value == "transparent" else images.parse_color(value)
-    elif upload.mask is not None:
+    if upload.mask is not None and tool != "remove_watermark":
         raise InvalidRequest("Only the watermark remover takes a mask.")
-    if tool == "remove_watermark" and upload.mask is not None:
+    if upload.mask is not None:
         options["mask"] = images.load_mask(upload.mask, photo.image.size)
     return options
 

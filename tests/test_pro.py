@@ -1,6 +1,5 @@
 """Pro plan: checkout, verify_pro branches, tokens, the portal and the webhook (real stripe client)."""
 
-import io
 import json
 import time
 
@@ -9,7 +8,7 @@ import responses
 import stripe
 from itsdangerous import URLSafeTimedSerializer
 
-from lib import payments, tokens
+from lib import tokens
 from tests.conftest import encode, photo
 from tests.fake_stripe import FakeStripe, fixture
 

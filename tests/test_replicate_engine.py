@@ -5,9 +5,7 @@ import json
 import logging
 import re
 import socket
-import sys
 import time
-import types
 
 import httpx
 import pytest
@@ -122,8 +120,9 @@ def test_remove_watermark_without_mask_detects_one(engine, replicate_env, monkey
         seen.append(image.size)
         return watermark_mask(image.size)
 
-    stub = types.SimpleNamespace(detect_watermark=detect_watermark)
-    monkeypatch.setitem(sys.modules, "lib.watermark_detect", stub)
+    from lib import watermark_detect
+
+    monkeypatch.setattr(watermark_detect, "detect_watermark", detect_watermark)
     result = engine.run("remove_watermark", photo())
 
     assert result.mode == "RGB" and seen == [(64, 48)]

@@ -1,0 +1,108 @@
+"""Speed of the local engine per tool, in seconds per megapixel, at ~1 MP and 12 MP.
+
+Run from the repo root with the dev venv:  python bench/local_speed.py [--runs 3]
+Each figure is the median of --runs timed calls (models are loaded by an untimed warm-up call),
+next to a bare Pillow JPEG decode+encode of the same image timed in the same run, as a ratio.
+Peak RSS is the process's high-water mark (resource.getrusage) after each tool; the JPEG row shows
+it before that size's tools ran (it includes building the test image).
+"""
+
+import argparse
+import io
+import os
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import skimage.data  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from lib.engines.local import LocalEngine  # noqa: E402
+
+SIZES = {"1 MP": (1224, 816), "12 MP": (4000, 3000)}
+
+
+def peak_rss_mb():
+    """The process's peak resident memory so far, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median_seconds(fn, runs):
+    """Median wall time of `runs` calls of fn()."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_image(size):
+    """The coffee photo scaled to `size` with light sensor-like noise and a 42 % white text mark."""
+    base = Image.fromarray(skimage.data.coffee()).resize(size, Image.BICUBIC)
+    # float32 and in place: the bench's own arrays should not dominate the peak RSS it reports.
+    pixels = np.asarray(base, np.float32).copy()
+    pixels += np.random.default_rng(0).standard_normal(pixels.shape, dtype=np.float32) * 12
+    layer = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=size[0] // 6)
+    draw.text((size[0] // 10, size[1] // 3), "SAMPLE", fill=255, font=font)
+    alpha = np.asarray(layer, np.float32)[..., None] * (0.42 / 255)
+    pixels *= 1 - alpha
+    pixels += 255 * alpha
+    np.clip(pixels + 0.5, 0, 255, out=pixels)
+    mask = layer.point(lambda v: 255 if v else 0)
+    return Image.fromarray(pixels.astype(np.uint8), "RGB"), mask
+
+
+def jpeg_roundtrip(image):
+    """A function that decodes and re-encodes the image as JPEG (quality 90), the baseline."""
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+
+    def run():
+        decoded = Image.open(io.BytesIO(data))
+        decoded.load()
+        decoded.save(io.BytesIO(), "JPEG", quality=90)
+
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    engine = LocalEngine()
+    print(f"{'size':6} {'tool':17} {'s/MP':>7} {'x JPEG':>8} {'peak RSS MB':>12}")
+    warmed = False
+    for label, size in SIZES.items():
+        image, mask = test_image(size)
+        megapixels = size[0] * size[1] / 1e6
+        tools = {
+            "denoise": lambda: engine.run("denoise", image, {}),
+            "remove_bg": lambda: engine.run("remove_bg", image, {}),
+            "remove_watermark": lambda: engine.run("remove_watermark", image, {"mask": mask}),
+            "watermark_mask": lambda: engine.detect_watermark(image),
+        }
+        if not warmed:
+            start = time.perf_counter()
+            for fn in tools.values():
+                fn()
+            print(f"(first calls, incl. model loading: {time.perf_counter() - start:.1f} s at {label})")
+            warmed = True
+        baseline = median_seconds(jpeg_roundtrip(image), args.runs)
+        print(f"{label:6} {'JPEG dec+enc':17} {baseline / megapixels:7.3f} {1:8.1f} {peak_rss_mb():12.0f}")
+        for name, fn in tools.items():
+            seconds = median_seconds(fn, args.runs)
+            print(f"{label:6} {name:17} {seconds / megapixels:7.3f} {seconds / baseline:8.1f} {peak_rss_mb():12.0f}")
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
