@@ -23,7 +23,9 @@ class ApiRequest(Request):
     """A request whose body is capped while it is read and whose uploads never touch disk."""
 
     max_content_length = config.MAX_BODY_BYTES
-    max_form_memory_size = 64 * 1024  # plain form fields are a few bytes ("#ffffff")
+    # Text fields are a few bytes ("#ffffff"), but werkzeug also applies this cap to its read buffer
+    # (64 KiB chunks), so it must sit well above one chunk or real uploads are refused.
+    max_form_memory_size = 1024 * 1024
     max_form_parts = 16
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):

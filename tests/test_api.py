@@ -171,3 +171,13 @@ def test_greyscale_input_stays_greyscale(api):
     grey = np.asarray(photo("astronaut", (64, 64)).convert("L"))
     response = post_image(api("denoise"), encode(Image.fromarray(grey), "PNG"))
     assert Image.open(io.BytesIO(response.get_data())).mode == "L"
+
+
+def test_a_multipart_upload_of_nearly_4_mb_is_accepted(api):
+    """Real phone photos are megabytes: the multipart parser must not stop at its read buffer."""
+    noise = np.random.default_rng(3).integers(0, 256, (900, 1000, 3), dtype=np.uint8)  # incompressible
+    data = encode(Image.fromarray(noise), "JPEG", quality=100, subsampling=0)
+    assert 3_000_000 < len(data) <= config.MAX_BYTES
+    response = post_image(api("watermark_mask"), data)
+    assert response.status_code == 200, response.get_data()[:200]
+    assert Image.open(io.BytesIO(response.get_data())).size == (1000, 900)
