@@ -1,0 +1,80 @@
+"""The endpoints on the Replicate engine (real client, loopback fake): contract codes and privacy."""
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from lib import config, engines
+from tests.conftest import encode, photo
+from tests.test_images import exif_bytes
+
+
+@pytest.fixture
+def on_replicate(replicate_env, monkeypatch):
+    """The app on the fake Replicate, with a short deadline so timeouts are quick."""
+    monkeypatch.setattr(config, "REPLICATE_DEADLINE_S", 1.5)
+    engines._engines.pop("replicate", None)
+    yield replicate_env
+    engines._engines.pop("replicate", None)
+
+
+def post(api, tool, data, **fields):
+    return api(tool).post(data={"image": (io.BytesIO(data), "p.jpg"), **fields}, content_type="multipart/form-data")
+
+
+def test_phone_photo_metadata_never_reaches_replicate(api, on_replicate):
+    fake = on_replicate
+    data = encode(photo("coffee", (120, 90)), "JPEG", exif=exif_bytes(orientation=6), comment=b"my-secret-note")
+    response = post(api, "denoise", data)
+    assert response.status_code == 200
+    (upload,) = fake.uploaded
+    sent = fake.upload_bytes(upload)
+    assert b"GPS" not in sent and b"PhoneMaker" not in sent and b"my-secret-note" not in sent
+    assert not Image.open(io.BytesIO(sent)).getexif()
+    assert Image.open(io.BytesIO(sent)).size == (90, 120)  # upright before it leaves
+    out = response.get_data()
+    assert b"GPS" not in out and Image.open(io.BytesIO(out)).size == (90, 120)
+    assert fake.live_files() == []  # the upload was deleted
+
+
+@pytest.mark.parametrize(
+    "setup,status,code",
+    [
+        (lambda f: f.fail("create", 401), 503, "upstream_unavailable"),
+        (lambda f: f.fail("create", 402), 503, "upstream_unavailable"),
+        (lambda f: f.fail("create", 429), 503, "upstream_unavailable"),
+        (lambda f: f.fail("create", 500), 503, "upstream_unavailable"),
+        (lambda f: f.fail("create", 422), 502, "upstream_error"),
+        (lambda f: setattr(f.script, "outcome", "failed"), 502, "upstream_error"),
+        (lambda f: setattr(f.script, "output", "garbage"), 502, "upstream_error"),
+        (lambda f: setattr(f.script, "never_finish", True), 504, "upstream_timeout"),
+    ],
+    ids=["401", "402", "429", "500", "422", "failed", "garbage", "timeout"],
+)
+def test_upstream_failures_map_to_the_contract_and_leave_nothing(api, on_replicate, monkeypatch, setup, status, code):
+    fake = on_replicate
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "3")
+    setup(fake)
+    response = post(api, "remove_bg", encode(photo("chelsea", (80, 60))))
+    body = json.loads(response.get_data())
+    assert (response.status_code, body["error"]["code"]) == (status, code)
+    assert fake.token not in response.get_data(as_text=True)
+    assert fake.live_files() == []
+    assert json.loads(api("config").get().get_data())["free_remaining"] == 3  # failed runs are free
+
+
+def test_not_configured_without_a_token(api, monkeypatch):
+    monkeypatch.setenv("IMGMEND_ENGINE", "replicate")
+    response = post(api, "denoise", encode(photo("chelsea", (80, 60))))
+    assert (response.status_code, json.loads(response.get_data())["error"]["code"]) == (503, "not_configured")
+
+
+def test_remove_watermark_with_mask_uploads_both_and_deletes_both(api, on_replicate):
+    fake = on_replicate
+    mask = Image.new("L", (40, 30), 0)
+    mask.paste(255, (5, 5, 20, 15))
+    response = post(api, "remove_watermark", encode(photo("coffee", (80, 60))), mask=(io.BytesIO(encode(mask, "PNG")), "m.png"))
+    assert response.status_code == 200
+    assert len(fake.uploaded) == 2 and fake.live_files() == []
