@@ -92,3 +92,8 @@ class NotConfigured(ImgmendError):
 class UpstreamTimeout(ImgmendError):
     status, code = 504, "upstream_timeout"
     message = "The AI model took too long. Please try again."
+
+
+class Unhealthy(ImgmendError):
+    status, code = 503, "unhealthy"
+    message = "A required dependency is down."

@@ -17,6 +17,7 @@ import threading
 import time
 
 from lib import config
+from lib.counters import MemoryCounters, RedisCounters
 from lib.errors import NotConfigured, QuotaExceeded, RateLimited
 
 log = logging.getLogger("imgmend.quota")
@@ -24,60 +25,6 @@ log = logging.getLogger("imgmend.quota")
 VERIFY_ATTEMPTS, VERIFY_WINDOW_MIN = 20, 10  # fixed by the contract, not RATE_LIMIT_PER_MINUTE
 DAY_TTL_S = 24 * 3600  # counters outlive their UTC day by at most a day, then vanish
 _process_secret = pysecrets.token_bytes(32)  # dev only: quota keys valid for this process
-
-
-class MemoryCounters:
-    """Counters with expiry in process memory (local/dev; one process)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._data = {}  # key -> (value, expires_at)
-
-    def incr(self, key, ttl, amount=1):
-        """Add `amount` and return the new value; the expiry is set by the first increment."""
-        now = time.time()
-        with self._lock:
-            value, expires = self._data.get(key, (0, now + ttl))
-            if expires <= now:
-                value, expires = 0, now + ttl
-            value += amount
-            self._data[key] = (value, expires)
-            return value
-
-    def get(self, key):
-        """The current value (0 when absent or expired)."""
-        with self._lock:
-            value, expires = self._data.get(key, (0, 0))
-            return value if expires > time.time() else 0
-
-    def ttl(self, key):
-        """Seconds until the key expires, or None."""
-        with self._lock:
-            _, expires = self._data.get(key, (0, 0))
-            return max(0, int(expires - time.time())) if expires else None
-
-
-class RedisCounters:
-    """The same counters in Redis (shared by every function instance)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def incr(self, key, ttl, amount=1):
-        """Atomically add `amount` and set the expiry if the key is new."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.incrby(key, amount)
-        pipe.expire(key, ttl, nx=True)
-        return int(pipe.execute()[0])
-
-    def get(self, key):
-        """The current value (0 when absent)."""
-        return int(self.client.get(key) or 0)
-
-    def ttl(self, key):
-        """Seconds until the key expires, or None."""
-        value = self.client.ttl(key)
-        return value if value is not None and value >= 0 else None
 
 
 _state = {}
@@ -102,6 +49,11 @@ def _stores():
                 limit_store = storage.MemoryStorage()
             _state.update(url=url, counters=counters, limiter=strategies.FixedWindowRateLimiter(limit_store))
         return _state["counters"], _state["limiter"]
+
+
+def counters():
+    """The shared counter store (Redis or memory), also used by lib.analytics."""
+    return _stores()[0]
 
 
 def reset():

@@ -1,16 +1,11 @@
 """The three photo tools end to end: upload -> checks -> engine -> encoded result."""
 
-import logging
-import time
-
 from PIL import Image
 from werkzeug.wrappers import Response
 
-from lib import config, http, images, quota, tokens
+from lib import analytics, config, http, images, quota, tokens
 from lib.engines import get_engine
 from lib.errors import InvalidRequest
-
-log = logging.getLogger("imgmend.tools")
 
 SUFFIX = {"denoise": "denoised", "remove_bg": "no-bg", "remove_watermark": "no-watermark"}
 
@@ -77,6 +72,11 @@ def _image_response(data, fmt, tool, remaining):
 
 def run_tool(tool, request):
     """Run one tool on the uploaded photo and answer with the repaired photo."""
+    with analytics.tool_run(tool):  # every outcome counts, refusals before the engine included
+        return _run_tool(tool, request)
+
+
+def _run_tool(tool, request):
     client = quota.client_id(http.client_ip(request))
     pro = pro_customer(request)
     quota.check_rate(client)
@@ -84,14 +84,13 @@ def run_tool(tool, request):
     photo = images.load_photo(upload.image)
     options = _options(tool, upload, photo)
     engine = get_engine()
-    started = time.perf_counter()
+    http.annotate(engine=engine.name)
     if pro is not None:
         data, fmt = _process(engine, tool, photo, options)
         remaining = None
     else:
         with quota.spend_one(client) as remaining:
             data, fmt = _process(engine, tool, photo, options)
-    log.info("tool=%s engine=%s ms=%.0f", tool, engine.name, (time.perf_counter() - started) * 1000)
     return _image_response(data, fmt, tool, remaining)
 
 
@@ -111,7 +110,9 @@ def suggest_mask(request):
     quota.check_rate(client)
     upload = http.read_image_upload(request)
     photo = images.load_photo(upload.image)
-    mask = get_engine().detect_watermark(photo.rgb()).convert("L")
+    engine = get_engine()
+    http.annotate(engine=engine.name)
+    mask = engine.detect_watermark(photo.rgb()).convert("L")
     if mask.size != photo.image.size:
         mask = mask.resize(photo.image.size, Image.Resampling.NEAREST)
     data, _ = images.encode(mask, "PNG")

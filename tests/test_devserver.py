@@ -399,12 +399,14 @@ def test_main_prints_url_and_engine(monkeypatch, capsys):
 
 
 def test_front_end_rules():
-    """The page obeys the CSP: no inline script or style, deferred local script, textContent only."""
+    """The home page obeys the CSP: no inline script or style, deferred local scripts, textContent only.
+    (Every page and script is checked the same way in tests/browser/test_site_files.py.)"""
     html = (REPO / "public" / "index.html").read_text()
-    js = (REPO / "public" / "app.js").read_text()
+    js = "".join(p.read_text() for p in (REPO / "public").glob("*.js"))
     assert "<style" not in html and "style=" not in html
     assert not re.search(r"<[^>]*\son[a-z]+\s*=", html, re.IGNORECASE)  # no inline event handlers
-    assert html.count("<script") == 1 and '<script src="/app.js" defer></script>' in html
+    assert all(re.fullmatch(r'<script src="/[a-z0-9-]+\.js" defer></script>', tag)
+               for tag in re.findall(r"<script.*?</script>", html)) and '<script src="/app.js" defer></script>' in html
     assert "http://" not in html + js and "https://" not in html + js
     assert "innerHTML" not in js and "revokeObjectURL" in js
     assert "X-Quota-Remaining" in js and "/api/config" in js

@@ -1,0 +1,102 @@
+// imgmend: same-origin API calls, the Pro token (sessionStorage only) and translated errors.
+"use strict";
+
+(() => {
+  const app = (window.imgmend = window.imgmend || {});
+  const TOKEN = "imgmend.pro.token";
+  const PRO_KEY = "imgmend.pro.key";
+
+  const session = {
+    get(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } },
+    set(key, value) { try { sessionStorage.setItem(key, value); } catch (e) { /* this page only */ } },
+    drop(key) { try { sessionStorage.removeItem(key); } catch (e) { /* nothing stored */ } },
+  };
+
+  app.pro = {
+    token: () => session.get(TOKEN),
+    key: () => session.get(PRO_KEY),
+    save(reply) {
+      session.set(TOKEN, reply.token);
+      session.set(PRO_KEY, reply.pro_key);
+      document.dispatchEvent(new CustomEvent("imgmend:pro"));
+    },
+    clear() {
+      session.drop(TOKEN);
+      session.drop(PRO_KEY);
+      document.dispatchEvent(new CustomEvent("imgmend:pro"));
+    },
+  };
+
+  class ApiError extends Error {
+    constructor(code, status, data) {
+      super(code);
+      this.code = code;
+      this.status = status;
+      this.data = data || {};
+    }
+  }
+  app.ApiError = ApiError;
+
+  async function failure(reply) {
+    let error = {};
+    try { error = (await reply.json()).error || {}; } catch (e) { /* not JSON: a platform error page */ }
+    const code = typeof error.code === "string" ? error.code
+      : reply.status === 413 ? "payload_too_large" : "unknown";
+    if (code === "invalid_token") app.pro.clear();
+    return new ApiError(code, reply.status, error);
+  }
+
+  async function send(path, options) {
+    let reply;
+    try {
+      reply = await fetch(path, options);
+    } catch (e) {
+      if (e && e.name === "AbortError") throw e;
+      throw new ApiError("network", 0);
+    }
+    if (!reply.ok) throw await failure(reply);
+    return reply;
+  }
+
+  let config = null;
+  app.config = () => {
+    if (!config) {
+      config = send("/api/config", { headers: authHeaders() }).then((r) => r.json())
+        .catch(() => ({ limits: { max_bytes: 4194304, max_pixels: 40000000 }, free_remaining: null }));
+    }
+    return config;
+  };
+
+  function authHeaders() {
+    const token = app.pro.token();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  // An image request: FormData in, {blob, type, remaining} out; throws ApiError or AbortError.
+  app.postImage = async (path, form, signal) => {
+    const reply = await send(path, { method: "POST", body: form, headers: authHeaders(), signal });
+    const blob = await reply.blob();
+    return { blob, type: reply.headers.get("Content-Type") || blob.type, remaining: reply.headers.get("X-Quota-Remaining") };
+  };
+
+  app.postJson = async (path, body) => {
+    const reply = await send(path, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    return reply.json();
+  };
+
+  // The next step for an error: [text key, link href or null, link text key].
+  app.nextStep = (code) => {
+    if (code === "quota_exceeded") return ["next.quota_exceeded", "/pro", "next.pro.link"];
+    if (code === "invalid_token") return ["next.invalid_token", "/pro", "next.pro.link"];
+    if (code === "rate_limited") return ["next.rate_limited", null, null];
+    if (/^(upstream_|network|unknown|not_configured)/.test(code)) return ["next.retry", null, null];
+    return ["next.other", null, null];
+  };
+
+  app.errorKey = (code) => {
+    const key = `err.${code}`;
+    return app.t(key) === key ? "err.unknown" : key;
+  };
+})();

@@ -1,0 +1,211 @@
+// imgmend tool pages: pick/drop/paste a photo, fit it to the limits in the browser, send it, compare.
+"use strict";
+
+(() => {
+  const app = window.imgmend;
+  const $ = (id) => document.getElementById(id);
+  const main = $("main");
+  const tool = main.dataset.tool;
+  const SUFFIX = { denoise: "denoised", remove_bg: "no-background", remove_watermark: "no-watermark" };
+  const EXT = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
+  const els = {};
+  for (const id of ["file", "choose", "pick", "selected", "options", "go", "progress", "progress-text", "cancel",
+    "error", "error-text", "error-next", "result", "compare", "before", "after", "slider", "download", "again", "quota"]) {
+    els[id] = $(id);
+  }
+  let photo = null; // {blob, name, width, height}
+  let urls = [];
+  let controller = null;
+  let timer = null;
+
+  const remember = (blob) => { const url = URL.createObjectURL(blob); urls.push(url); return url; };
+  const forget = () => { urls.forEach((u) => URL.revokeObjectURL(u)); urls = []; };
+
+  function show(state) {
+    els.pick.hidden = state !== "idle";
+    if (els.options) els.options.hidden = state !== "ready";
+    els.go.hidden = state !== "ready";
+    els.selected.hidden = state !== "ready";
+    els.progress.hidden = state !== "busy";
+    els.result.hidden = state !== "done";
+    if (state !== "error") els.error.hidden = true;
+  }
+
+  function showError(code) {
+    app.setText(els["error-text"], app.errorKey(code));
+    const [text, href, linkKey] = app.nextStep(code);
+    const next = els["error-next"];
+    next.textContent = "";
+    const span = document.createElement("span");
+    app.setText(span, text);
+    next.append(span);
+    if (href) {
+      const link = document.createElement("a");
+      link.href = href;
+      link.className = "button primary";
+      app.setText(link, linkKey);
+      next.append(" ", link);
+    }
+    els.error.hidden = false;
+    els.pick.hidden = false;
+  }
+
+  function showQuota(remaining) {
+    if (app.pro.token()) { app.setText(els.quota, "tool.quota.pro"); return; }
+    const left = Number.parseInt(remaining, 10);
+    if (Number.isInteger(left) && left >= 0) app.setText(els.quota, "tool.quota", { n: left });
+  }
+
+  // The format from the first bytes, never the name: JPEG, PNG, WebP or GIF (first frame).
+  async function sniff(file) {
+    const b = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+    const ascii = (from, to) => String.fromCharCode(...b.slice(from, to));
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image/jpeg";
+    if (ascii(1, 4) === "PNG") return "image/png";
+    if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "image/webp";
+    if (ascii(0, 4) === "GIF8") return "image/gif";
+    return null;
+  }
+
+  const encode = (canvas, type, quality) => new Promise((resolve) => canvas.toBlob(resolve, type, quality));
+
+  // Downscale in the browser when over max_bytes or max_pixels, so a 12 MP phone photo just works.
+  async function fit(file, type, limits) {
+    const bitmap = await createImageBitmap(file); // EXIF orientation applied
+    let { width, height } = bitmap;
+    const maxPixels = limits.max_pixels || 40000000;
+    const maxBytes = limits.max_bytes || 4194304;
+    if (file.size <= maxBytes && width * height <= maxPixels && type !== "image/gif") {
+      return { blob: file, width, height, bitmap, resized: false };
+    }
+    let scale = Math.min(1, Math.sqrt(maxPixels / (width * height)));
+    const outType = type === "image/png" || type === "image/gif" ? "image/png" : "image/jpeg";
+    for (let attempt = 0; attempt < 8; attempt += 1) {
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.floor(width * scale));
+      canvas.height = Math.max(1, Math.floor(height * scale));
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      const blob = await encode(canvas, attempt > 2 ? "image/jpeg" : outType, 0.92);
+      if (blob && blob.size <= maxBytes) {
+        return { blob, width: canvas.width, height: canvas.height, bitmap: canvas, resized: scale < 1 || blob !== file };
+      }
+      scale *= 0.8;
+    }
+    throw new app.ApiError("payload_too_large", 413);
+  }
+
+  async function choose(file) {
+    if (!file || controller) return;
+    forget();
+    show("busy");
+    app.setText(els["progress-text"], "tool.preparing");
+    els.cancel.hidden = true;
+    try {
+      const type = await sniff(file);
+      if (!type) throw new app.ApiError("unsupported_format", 415);
+      const config = await app.config();
+      let fitted;
+      try { fitted = await fit(file, type, config.limits || {}); } catch (e) {
+        throw e instanceof app.ApiError ? e : new app.ApiError("invalid_image", 400);
+      }
+      const ext = EXT[fitted.blob.type] || EXT[type] || "png";
+      photo = { blob: fitted.blob, name: (file.name || "photo").replace(/\.[^.]*$/, "") || "photo", ext };
+      if (fitted.resized) app.setText(els.selected, "tool.resized", { w: fitted.width, h: fitted.height });
+      else app.setText(els.selected, "tool.selected", { name: file.name || "photo" });
+      show("ready");
+      if (app.mask) app.mask.setPhoto(fitted.bitmap, photo.blob);
+      els.go.focus();
+    } catch (e) {
+      show("error");
+      showError(e.code || "invalid_image");
+    } finally {
+      els.cancel.hidden = false;
+    }
+  }
+
+  function tick(started) {
+    app.setText(els["progress-text"], "tool.working", { s: Math.floor((Date.now() - started) / 1000) });
+  }
+
+  async function run() {
+    if (!photo || controller) return;
+    const form = new FormData();
+    form.append("image", photo.blob, `${photo.name}.${photo.ext}`);
+    if (tool === "remove_bg") {
+      const choice = document.querySelector("input[name=background]:checked").value;
+      form.append("background", choice === "colour" ? $("bg-colour").value : choice);
+    }
+    if (tool === "remove_watermark" && app.mask && app.mask.hasMask()) {
+      form.append("mask", await app.mask.toBlob(), "mask.png");
+    }
+    controller = new AbortController();
+    const started = Date.now();
+    show("busy");
+    tick(started);
+    timer = setInterval(() => tick(started), 1000);
+    els.cancel.focus();
+    try {
+      const reply = await app.postImage(`/api/${tool}`, form, controller.signal);
+      const type = (reply.type || "").split(";")[0].trim();
+      els.before.src = remember(photo.blob);
+      els.after.src = remember(reply.blob);
+      els.download.href = els.after.src;
+      els.download.download = `${photo.name}-${SUFFIX[tool]}.${EXT[type] || "png"}`;
+      els.compare.classList.toggle("checker", tool === "remove_bg");
+      els.slider.value = "50";
+      clip();
+      showQuota(reply.remaining);
+      show("done");
+      els.download.focus();
+    } catch (e) {
+      if (e && e.name === "AbortError") {
+        show("ready");
+        app.setText(els.selected, "tool.cancelled");
+      } else {
+        show("error");
+        showError(e.code || "unknown");
+        if (e.code === "quota_exceeded") showQuota(0);
+      }
+    } finally {
+      clearInterval(timer);
+      controller = null;
+    }
+  }
+
+  function clip() {
+    const split = Number(els.slider.value);
+    els.before.style.clipPath = `inset(0 ${100 - split}% 0 0)`;
+    els.after.style.clipPath = `inset(0 0 0 ${split}%)`;
+    els.compare.style.setProperty("--split", `${els.slider.value}%`);
+  }
+
+  function reset() {
+    forget();
+    photo = null;
+    els.file.value = "";
+    if (app.mask) app.mask.reset();
+    show("idle");
+    els.choose.focus();
+  }
+
+  els.choose.addEventListener("click", () => els.file.click());
+  els.file.addEventListener("change", () => choose(els.file.files[0]));
+  els.go.addEventListener("click", run);
+  els.cancel.addEventListener("click", () => controller && controller.abort());
+  els.again.addEventListener("click", reset);
+  els.slider.addEventListener("input", clip);
+  main.addEventListener("dragover", (event) => { event.preventDefault(); els.pick.classList.add("over"); });
+  main.addEventListener("dragleave", () => els.pick.classList.remove("over"));
+  main.addEventListener("drop", (event) => {
+    event.preventDefault();
+    els.pick.classList.remove("over");
+    if (event.dataTransfer.files.length) choose(event.dataTransfer.files[0]);
+  });
+  document.addEventListener("paste", (event) => {
+    const item = [...event.clipboardData.items].find((i) => i.kind === "file");
+    if (item) choose(item.getAsFile());
+  });
+
+  app.ready.then(async () => showQuota((await app.config()).free_remaining));
+  show("idle");
+})();

@@ -1,0 +1,58 @@
+"""Static facts about public/: CSP-safe markup, the same keys in both string tables, every page wired."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+PUBLIC = Path(__file__).resolve().parents[2] / "public"
+PAGES = sorted(PUBLIC.glob("*.html"))
+SCRIPTS = sorted(PUBLIC.glob("*.js"))
+EN = json.loads((PUBLIC / "i18n" / "en.json").read_text(encoding="utf-8"))
+ZH = json.loads((PUBLIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
+
+
+def test_all_pages_exist():
+    names = {p.name for p in PAGES}
+    assert {"index.html", "denoise.html", "remove-background.html", "remove-watermark.html", "pro.html",
+            "privacy.html", "faq.html", "about.html", "terms.html", "404.html"} <= names
+
+
+def test_string_tables_have_the_same_keys_and_no_markup():
+    assert set(EN) == set(ZH)
+    for table in (EN, ZH):
+        assert all(isinstance(v, str) and v.strip() and "<" not in v for v in table.values())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_obeys_the_csp_and_is_wired(page):
+    html = page.read_text(encoding="utf-8")
+    assert "<style" not in html and " style=" not in html
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html, re.IGNORECASE)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts and all(body.strip() == "" and re.search(r'src="/[a-z0-9-]+\.js"', attrs) for attrs, body in scripts)
+    assert '<script src="/beacon.js" defer></script>' in html
+    assert '<script src="/i18n.js" defer></script>' in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing loaded from another origin
+    keys = set(re.findall(r'data-i18n="([^"]+)"', html))
+    keys |= {pair.split(":", 1)[1] for attr in re.findall(r'data-i18n-attr="([^"]+)"', html) for pair in attr.split(";")}
+    assert keys and keys <= set(EN), keys - set(EN)
+    assert re.search(r"<title data-i18n=", html) and '<meta name="description"' in html
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_are_small_and_safe(script):
+    js = script.read_text(encoding="utf-8")
+    assert len(js) < 12_000, "split it"
+    assert "innerHTML" not in js and "outerHTML" not in js and "insertAdjacentHTML" not in js
+    assert "eval(" not in js and "document.write" not in js
+    assert "http://" not in js and "https://" not in js
+    assert "localStorage.setItem" not in js or script.name == "i18n.js"  # only the language is kept
+
+
+def test_privacy_page_states_the_quota_hash_in_both_languages():
+    html = (PUBLIC / "privacy.html").read_text(encoding="utf-8")
+    assert "keyed hash of your IP address" in html and "24 hours" in html
+    key = re.search(r'data-i18n="(privacy\.[^"]+)">[^<]*keyed hash', html).group(1)
+    assert "哈希" in ZH[key] and "24 小时" in ZH[key]

@@ -1,0 +1,289 @@
+"""Aggregate-only analytics, /api/event, /api/stats, /api/health and the JSON request log line."""
+
+import io
+import json
+import logging
+import pathlib
+
+import pytest
+
+from lib import analytics, quota, tokens
+from tests.conftest import encode, photo
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+JPEG = encode(photo("chelsea", (64, 48)))
+ADMIN = "admin-token-for-tests-0123456789"
+CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36")
+CHROME_MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.6778.86 Safari/537.36 uniq-7f3a9c")  # a "fingerprint" token that must not survive
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.5 Mobile/15E148 Safari/604.1")
+IPAD = ("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/16.6 Mobile/15E148 Safari/604.1")
+ANDROID_TABLET = ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/120.0.0.0 Safari/537.36")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+EMAIL = "buyer@example.com"
+BROKEN = JPEG[:300]  # a truncated JPEG: invalid_image, found before the engine runs
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request):
+    """Run the test once on each counter store."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_env")
+    return None
+
+
+def view(api, path="/", ua=CHROME_WIN, ip="203.0.113.7", country="DE", body=None, **headers):
+    payload = body if body is not None else json.dumps({"path": path})
+    return api("event").post(
+        "/api/event", data=payload, content_type="text/plain;charset=UTF-8",
+        headers={"User-Agent": ua, "X-Real-IP": ip, "X-Vercel-IP-Country": country, **headers},
+    )
+
+
+def run(api, tool="denoise", data=JPEG, ip="203.0.113.7", **headers):
+    return api(tool).post(f"/api/{tool}", data={"image": (io.BytesIO(data), "a.jpg")},
+                          content_type="multipart/form-data", headers={"X-Real-IP": ip, **headers})
+
+
+def stats(api, token=ADMIN, days=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return api("stats").get("/api/stats" + (f"?days={days}" if days else ""), headers=headers)
+
+
+def totals(api, monkeypatch):
+    monkeypatch.setenv("IMGMEND_ADMIN_TOKEN", ADMIN)
+    response = stats(api)
+    assert response.status_code == 200
+    return response.get_json()["totals"]
+
+
+def dump(client):
+    """Every Redis key with its value, as one blob, plus the key set."""
+    blob, keys = b"", set()
+    for key in client.keys("*"):
+        keys.add(key.decode())
+        kind = client.type(key).decode()
+        value = client.hgetall(key) if kind == "hash" else {b"": client.get(key) or b""} if kind == "string" else {}
+        blob += key + b"=" + b";".join(k + b":" + v for k, v in sorted(value.items())) + b"\n"
+    return keys, blob
+
+
+# --- page views ---------------------------------------------------------------------------------
+
+def test_views_are_counted_by_known_path_browser_device_and_country(api, store, monkeypatch):
+    for path in ("/", "/denoise/", "/DENOISE.html", "/index.html", "/users/alice?x=1", "/a@b.example"):
+        assert view(api, path).status_code == 204
+    assert view(api, "/remove-bg", ua=IPHONE, country="").status_code == 204
+    t = totals(api, monkeypatch)
+    assert t["views"] == {"/": 2, "/denoise": 2, "other": 2, "/remove-bg": 1}
+    assert t["browsers"] == {"Chrome 131": 6, "Mobile Safari 17": 1}
+    assert t["devices"] == {"desktop": 6, "mobile": 1}
+    assert t["countries"] == {"DE": 6, "unknown": 1}
+
+
+@pytest.mark.parametrize("headers", [{"Sec-GPC": "1"}, {"DNT": "1"}], ids=["gpc", "dnt"])
+def test_privacy_signals_are_not_counted(api, store, monkeypatch, headers):
+    assert view(api, "/", **headers).status_code == 204
+    assert totals(api, monkeypatch)["views"] == {}
+
+
+@pytest.mark.parametrize("ua", [GOOGLEBOT, "curl/8.5.0", "python-requests/2.32", ""])
+def test_bots_are_not_counted_as_views(api, store, monkeypatch, ua):
+    assert view(api, "/", ua=ua).status_code == 204
+    assert totals(api, monkeypatch)["views"] == {}
+
+
+def test_cross_site_beacons_are_ignored(api, monkeypatch):
+    assert view(api, "/", **{"Sec-Fetch-Site": "cross-site"}).status_code == 204
+    assert totals(api, monkeypatch)["views"] == {}
+
+
+@pytest.mark.parametrize("ua, device", [
+    (CHROME_WIN, "desktop"), (FIREFOX, "desktop"), (IPHONE, "mobile"), (IPAD, "tablet"),
+    (ANDROID_TABLET, "tablet"), (GOOGLEBOT, "bot"), ("", "bot"),
+])
+def test_device_classes(ua, device):
+    assert analytics.device_class(ua) == device
+
+
+def test_browser_is_family_and_major_only():
+    assert analytics.browser(CHROME_MAC) == "Chrome 131"
+    assert analytics.browser(FIREFOX) == "Firefox 133"
+    assert analytics.browser("SomethingNew/1.0 (unique-id-123)") == "Other"
+
+
+def test_event_body_is_capped_and_must_be_json(api):
+    assert view(api, body=json.dumps({"path": "/" + "a" * 2000})).status_code == 413
+    bad = view(api, body="not json")
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_request"
+    assert view(api, body=json.dumps({"path": 3})).status_code == 400
+    assert api("event").get("/api/event").status_code == 405
+
+
+# --- nothing personal is stored -----------------------------------------------------------------
+
+@pytest.mark.redis
+def test_redis_holds_no_ip_ua_email_or_token(api, redis_env, monkeypatch):
+    pro, _ = tokens.issue_token("cus_Secret123")
+    for path, ua, ip in [("/", CHROME_MAC, "198.51.100.23"), ("/denoise?email=" + EMAIL, IPHONE, "2001:db8::42"),
+                         ("/" + EMAIL, CHROME_WIN + " " + EMAIL, "192.0.2.200")]:
+        assert view(api, path, ua=ua, ip=ip).status_code == 204
+    assert run(api, ip="198.51.100.23", **{"User-Agent": CHROME_MAC}).status_code == 200
+    assert run(api, data=BROKEN, ip="192.0.2.200").status_code == 400
+    assert run(api, "remove_bg", ip="2001:db8::42", Authorization=f"Bearer {pro}").status_code == 200
+    assert run(api, ip="192.0.2.200", Authorization="Bearer forged.token.value").status_code == 401
+    keys, blob = dump(redis_env["client"])
+    assert any(k.startswith("imgmend:stats:") for k in keys)
+    for secret in ("198.51.100.23", "2001:db8::42", "192.0.2.200", "uniq-7f3a9c", "Mozilla", "AppleWebKit",
+                   EMAIL, "cus_Secret123", pro, "forged.token.value", ADMIN):
+        assert secret.encode() not in blob, secret
+
+
+@pytest.mark.redis
+def test_visits_differing_only_in_ip_and_ua_store_the_same_keys(api, redis_env):
+    client = redis_env["client"]
+    view(api, "/pro", ua=CHROME_WIN, ip="203.0.113.1")
+    first = dump(client)
+    client.flushall()
+    view(api, "/pro", ua=CHROME_MAC, ip="198.51.100.99")
+    assert dump(client) == first
+
+
+def test_counter_ttls_are_at_most_365_days(api, store, monkeypatch):
+    view(api, "/")
+    run(api)
+    run(api, data=BROKEN)
+    counters = quota.counters()
+    keys = [k for k in counters.keys() if k.startswith("imgmend:stats:")]
+    assert len(keys) >= 6  # views, browser, device, country, runs, latency
+    for key in keys:
+        assert 0 < counters.ttl(key) <= 365 * 24 * 3600
+
+
+# --- tool runs and latency ----------------------------------------------------------------------
+
+def test_tool_runs_are_counted_by_outcome_including_early_errors(api, store, monkeypatch):
+    assert run(api).status_code == 200
+    assert run(api).status_code == 200
+    assert run(api, data=BROKEN).status_code == 400
+    assert run(api, "remove_bg").status_code == 200
+    assert run(api, Authorization="Bearer nope").status_code == 401
+    t = totals(api, monkeypatch)
+    assert t["runs"] == {"denoise": {"ok": 2, "invalid_image": 1, "invalid_token": 1}, "remove_bg": {"ok": 1}}
+    assert t["latency"]["denoise"]["local"]["count"] == 2  # successful runs only
+    assert t["latency"]["remove_bg"]["local"]["count"] == 1
+
+
+def test_percentiles_from_a_known_sample(api, store, monkeypatch):
+    for ms in (50, 80, 120, 300, 300, 700, 1500, 4000, 9000, 50000):
+        analytics.record_run("denoise", "replicate", "ok", ms)
+    analytics.record_run("denoise", "replicate", "upstream_timeout", 75000)  # not in the histogram
+    summary = totals(api, monkeypatch)["latency"]["denoise"]["replicate"]
+    # buckets: 100:2, 250:1, 500:2, 1000:1, 2000:1, 5000:1, 10000:1, 60000:1 -> rank 5 and rank 10
+    assert summary["count"] == 10 and summary["p50_ms"] == 500 and summary["p95_ms"] == 60000
+    assert summary["histogram"]["100"] == 2 and summary["histogram"]["3000"] == 0
+
+
+def test_percentile_edges():
+    assert analytics.percentile({}, 0.5) is None
+    assert analytics.percentile({100: 1, 1000: 99}, 0.01) == 100
+    assert analytics.percentile({100: 1, 1000: 99}, 0.5) == 1000
+    assert analytics.bucket(0) == 100 and analytics.bucket(100) == 100 and analytics.bucket(10**7) == 120000
+
+
+def test_analytics_failure_never_breaks_a_request(api, monkeypatch, caplog):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens
+    assert view(api, "/").status_code == 204
+    assert run(api).status_code == 200
+    assert "not counted" in caplog.text
+
+
+# --- /api/stats ---------------------------------------------------------------------------------
+
+def test_stats_requires_the_admin_token(api, monkeypatch):
+    assert stats(api).get_json()["error"]["code"] == "not_configured"
+    monkeypatch.setenv("IMGMEND_ADMIN_TOKEN", ADMIN)
+    for token in (None, "wrong", ADMIN + "x"):
+        response = stats(api, token)
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_token"
+    assert stats(api).status_code == 200
+    assert stats(api, days=91).status_code == 400 and stats(api, days="x").status_code == 400
+
+
+def test_stats_report_shape_and_days(api, monkeypatch):
+    monkeypatch.setenv("IMGMEND_ADMIN_TOKEN", ADMIN)
+    view(api, "/faq")
+    body = stats(api, days=3).get_json()
+    assert [d["date"] for d in body["days"]][0] == body["to"] and len(body["days"]) == 3
+    assert body["days"][0]["views"] == {"/faq": 1} and body["retention_days"] == 365
+
+
+# --- /api/health --------------------------------------------------------------------------------
+
+@pytest.mark.redis
+def test_health_ok_with_everything_up(api, redis_env):
+    response = api("health").get("/api/health")
+    body = response.get_json()
+    assert response.status_code == 200 and body["ok"] is True
+    assert body["checks"]["redis"] is True and body["checks"]["local_engine"] is True
+
+
+def test_health_without_redis_reports_it_unused(api):
+    body = api("health").get("/api/health").get_json()
+    assert body["ok"] is True and body["checks"]["redis"] is None
+
+
+def test_health_503_names_unreachable_redis(api, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@127.0.0.1:9/0")
+    response = api("health").get("/api/health")
+    error = response.get_json()["error"]
+    assert response.status_code == 503 and error["code"] == "unhealthy"
+    assert error["failing"] == ["redis"] and "redis" in error["message"]
+    assert b"hunter2" not in response.get_data() and b"test-secret-one" not in response.get_data()
+
+
+def test_health_503_names_missing_replicate_token(api, monkeypatch):
+    monkeypatch.setenv("IMGMEND_ENGINE", "replicate")
+    response = api("health").get("/api/health")
+    assert response.status_code == 503 and response.get_json()["error"]["failing"] == ["replicate"]
+
+
+# --- the JSON request log line ------------------------------------------------------------------
+
+def test_one_json_log_line_per_request_without_personal_data(api, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    pro, _ = tokens.issue_token("cus_Secret123")
+    run(api, ip="198.51.100.23", **{"User-Agent": CHROME_MAC, "Authorization": f"Bearer {pro}"})
+    run(api, data=BROKEN, ip="198.51.100.23")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "imgmend"]
+    assert lines == [
+        {"endpoint": "/api/denoise", "status": 200, "error": None, "ms": lines[0]["ms"], "engine": "local"},
+        {"endpoint": "/api/denoise", "status": 400, "error": "invalid_image", "ms": lines[1]["ms"]},
+    ]
+    for forbidden in ("198.51.100.23", "Mozilla", "uniq-7f3a9c", pro, "cus_Secret123", EMAIL):
+        assert forbidden not in caplog.text
+
+
+# --- the browser side ---------------------------------------------------------------------------
+
+def test_beacon_sends_only_the_path_and_respects_gpc_and_dnt():
+    js = (ROOT / "public/beacon.js").read_text()
+    assert "globalPrivacyControl" in js and "doNotTrack" in js and "sendBeacon" in js
+    assert "location.pathname" in js
+    for banned in ("cookie", "localStorage", "sessionStorage", "location.href", "referrer", "userAgent", "http"):
+        assert banned not in js
+
+
+def test_admin_page_fits_the_csp_and_keeps_the_token_in_memory():
+    html = (ROOT / "public/admin/stats.html").read_text()
+    js = (ROOT / "public/admin/stats.js").read_text()
+    assert "<script>" not in html and "style=" not in html and "<style" not in html
+    assert "http://" not in html and "https://" not in html
+    assert "innerHTML" not in js and "outerHTML" not in js and "insertAdjacentHTML" not in js
+    assert "localStorage" not in js and "sessionStorage" not in js and "cookie" not in js
+    assert "createElementNS" in js and "textContent" in js
