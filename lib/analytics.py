@@ -28,9 +28,9 @@ MAX_DAYS = 90
 # Upper bounds (ms) of the latency buckets; slower runs land in the last one (functions stop at 90 s).
 LATENCY_BOUNDS_MS = (100, 250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000, 60000, 120000)
 # Pages of the site; any other path is counted as "other" so nobody can grow the key space.
-KNOWN_PATHS = frozenset({
-    "/", "/denoise", "/remove-bg", "/remove-background", "/remove-watermark", "/noise-remover", "/background-remover",
-    "/watermark-remover", "/pro", "/pricing", "/privacy", "/terms", "/about", "/faq", "/contact", "/404",
+KNOWN_PATHS = frozenset({  # the site's pages (tests/test_analytics.py checks this against public/)
+    "/", "/denoise", "/remove-background", "/remove-watermark", "/pro", "/privacy", "/faq", "/about", "/terms",
+    "/404",
 })
 # ua-parser families we report by name; the rest are "Other" (some rules copy text from the UA).
 BROWSERS = frozenset({

@@ -4,6 +4,7 @@ import contextvars
 import io
 import json
 import logging
+import sys
 import time
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -18,6 +19,7 @@ from lib.errors import (
 )
 
 log = logging.getLogger("imgmend")
+log.setLevel(logging.INFO)  # the request lines are INFO; Python's default (root at WARNING) drops them
 # Extra fields for this request's log line (e.g. the engine), set by lib code through annotate().
 _log_fields = contextvars.ContextVar("imgmend_log_fields", default=None)
 
@@ -53,10 +55,23 @@ def annotate(**fields):
         current.update(fields)
 
 
+def _ensure_log_output():
+    """Give the request lines somewhere to go when nothing configured logging (as on Vercel).
+
+    Vercel keeps what a function writes to stdout/stderr; with no handler anywhere Python would
+    print only WARNING and above. Where the host or the tests attached handlers, they are used.
+    """
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+
+
 def log_request(endpoint_path, status, error_code, ms):
     """The one JSON log line per API request: no IP, UA, bytes, email or token, ever."""
     fields = {"endpoint": endpoint_path, "status": status, "error": error_code, "ms": round(ms)}
     fields.update(_log_fields.get() or {})
+    _ensure_log_output()
     log.info(json.dumps(fields, separators=(",", ":")))
 
 

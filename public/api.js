@@ -3,26 +3,29 @@
 
 (() => {
   const app = (window.imgmend = window.imgmend || {});
-  const TOKEN = "imgmend.pro.token";
-  const PRO_KEY = "imgmend.pro.key";
+  // One sessionStorage entry, as the privacy policy says: {token, key}, gone when the tab closes.
+  const PRO = "imgmend.pro";
 
   const session = {
-    get(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } },
-    set(key, value) { try { sessionStorage.setItem(key, value); } catch (e) { /* this page only */ } },
-    drop(key) { try { sessionStorage.removeItem(key); } catch (e) { /* nothing stored */ } },
+    read() {
+      try {
+        const value = JSON.parse(sessionStorage.getItem(PRO) || "null");
+        return value && typeof value.token === "string" ? value : null;
+      } catch (e) { return null; }
+    },
+    write(value) { try { sessionStorage.setItem(PRO, JSON.stringify(value)); } catch (e) { /* this page only */ } },
+    drop() { try { sessionStorage.removeItem(PRO); } catch (e) { /* nothing stored */ } },
   };
 
   app.pro = {
-    token: () => session.get(TOKEN),
-    key: () => session.get(PRO_KEY),
+    token: () => (session.read() || {}).token || null,
+    key: () => (session.read() || {}).key || null,
     save(reply) {
-      session.set(TOKEN, reply.token);
-      session.set(PRO_KEY, reply.pro_key);
+      session.write({ token: reply.token, key: reply.pro_key });
       document.dispatchEvent(new CustomEvent("imgmend:pro"));
     },
     clear() {
-      session.drop(TOKEN);
-      session.drop(PRO_KEY);
+      session.drop();
       document.dispatchEvent(new CustomEvent("imgmend:pro"));
     },
   };

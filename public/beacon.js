@@ -7,7 +7,7 @@
   if (typeof nav.sendBeacon !== "function") return;
   try {
     // A string body goes out as text/plain: a "simple" request, no preflight; the server accepts it.
-    nav.sendBeacon("/api/event", JSON.stringify({ path: window.location.pathname }));
+    nav.sendBeacon("/api/event", JSON.stringify({ path: document.documentElement.getAttribute("data-page") || window.location.pathname }));
   } catch (e) {
     // Counting is optional: never let it disturb the page.
   }

@@ -3,7 +3,10 @@
 import io
 import json
 import logging
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -78,12 +81,17 @@ def dump(client):
 def test_views_are_counted_by_known_path_browser_device_and_country(api, store, monkeypatch):
     for path in ("/", "/denoise/", "/DENOISE.html", "/index.html", "/users/alice?x=1", "/a@b.example"):
         assert view(api, path).status_code == 204
-    assert view(api, "/remove-bg", ua=IPHONE, country="").status_code == 204
+    assert view(api, "/remove-background", ua=IPHONE, country="").status_code == 204
     t = totals(api, monkeypatch)
-    assert t["views"] == {"/": 2, "/denoise": 2, "other": 2, "/remove-bg": 1}
+    assert t["views"] == {"/": 2, "/denoise": 2, "other": 2, "/remove-background": 1}
     assert t["browsers"] == {"Chrome 131": 6, "Mobile Safari 17": 1}
     assert t["devices"] == {"desktop": 6, "mobile": 1}
     assert t["countries"] == {"DE": 6, "unknown": 1}
+
+
+def test_known_paths_are_exactly_the_site_pages():
+    pages = {"/" if p.stem == "index" else "/" + p.stem for p in (ROOT / "public").glob("*.html")}
+    assert analytics.KNOWN_PATHS == pages
 
 
 @pytest.mark.parametrize("headers", [{"Sec-GPC": "1"}, {"DNT": "1"}], ids=["gpc", "dnt"])
@@ -287,3 +295,20 @@ def test_admin_page_fits_the_csp_and_keeps_the_token_in_memory():
     assert "innerHTML" not in js and "outerHTML" not in js and "insertAdjacentHTML" not in js
     assert "localStorage" not in js and "sessionStorage" not in js and "cookie" not in js
     assert "createElementNS" in js and "textContent" in js
+
+
+def test_request_lines_reach_stdout_when_nothing_configured_logging():
+    # As on Vercel: a fresh interpreter, no logging setup; the platform keeps what reaches stdout.
+    script = (
+        "from werkzeug.test import Client\n"
+        "from api.config import app\n"
+        "assert Client(app).get('/api/config').status_code == 200\n"
+        "assert Client(app).post('/api/config').status_code == 405\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(x["endpoint"], x["status"], x["error"]) for x in lines] == [
+        ("/api/config", 200, None), ("/api/config", 405, "method_not_allowed")]
+    assert done.stderr == ""

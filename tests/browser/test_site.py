@@ -144,7 +144,7 @@ def test_exhausted_quota_offers_pro(visit, photo_file, monkeypatch):
 def test_bad_pro_token_is_sent_then_cleared(visit, photo_file):
     v = visit()
     page = v.goto("/denoise")
-    page.evaluate("sessionStorage.setItem('imgmend.pro.token', 'forged'); sessionStorage.setItem('imgmend.pro.key', 'cus_x')")
+    page.evaluate("""sessionStorage.setItem('imgmend.pro', JSON.stringify({token: 'forged', key: 'cus_x'}))""")
     sent = []
     page.on("request", lambda r: sent.append(r.headers.get("authorization")) if r.url.endswith("/api/denoise") else None)
     upload(page, photo_file)
