@@ -10,7 +10,8 @@
   const EXT = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
   const els = {};
   for (const id of ["file", "choose", "pick", "selected", "options", "go", "progress", "progress-text", "cancel",
-    "error", "error-text", "error-next", "result", "compare", "before", "after", "slider", "download", "again", "quota"]) {
+    "error", "error-text", "error-next", "result", "compare", "before", "after", "download", "again", "quota",
+    "batch"]) {
     els[id] = $(id);
   }
   let photo = null; // {blob, name, width, height}
@@ -23,6 +24,7 @@
 
   function show(state) {
     els.pick.hidden = state !== "idle";
+    if (els.batch) els.batch.hidden = state !== "batch";
     if (els.options) els.options.hidden = state !== "ready";
     els.go.hidden = state !== "ready";
     els.selected.hidden = state !== "ready";
@@ -94,22 +96,50 @@
     throw new app.ApiError("payload_too_large", 413);
   }
 
-  async function choose(file) {
-    if (!file || controller) return;
+  // Sniff, fit to the limits, name: what one upload needs. Throws ApiError.
+  async function prepare(file) {
+    const type = await sniff(file);
+    if (!type) throw new app.ApiError("unsupported_format", 415);
+    const config = await app.config();
+    let fitted;
+    try { fitted = await fit(file, type, config.limits || {}); } catch (e) {
+      throw e instanceof app.ApiError ? e : new app.ApiError("invalid_image", 400);
+    }
+    const ext = EXT[fitted.blob.type] || EXT[type] || "png";
+    return { ...fitted, name: (file.name || "photo").replace(/\.[^.]*$/, "") || "photo", ext };
+  }
+
+  // The request body for one photo, with this page's options (the mask only for a single photo).
+  async function formFor(prepared, withMask) {
+    const form = new FormData();
+    form.append("image", prepared.blob, `${prepared.name}.${prepared.ext}`);
+    if (tool === "remove_bg") {
+      const choice = document.querySelector("input[name=background]:checked").value;
+      form.append("background", choice === "colour" ? $("bg-colour").value : choice);
+    }
+    if (withMask && tool === "remove_watermark" && app.mask && app.mask.hasMask()) {
+      form.append("mask", await app.mask.toBlob(), "mask.png");
+    }
+    return form;
+  }
+
+  const resultName = (prepared, type) => `${prepared.name}-${SUFFIX[tool]}.${EXT[type] || "png"}`;
+
+  async function choose(files) {
+    if (!files || !files.length || controller) return;
+    if (files.length > 1 && app.pro.token() && app.batch) {
+      show("batch");
+      app.batch.start([...files]);
+      return;
+    }
+    const file = files[0];
     forget();
     show("busy");
     app.setText(els["progress-text"], "tool.preparing");
     els.cancel.hidden = true;
     try {
-      const type = await sniff(file);
-      if (!type) throw new app.ApiError("unsupported_format", 415);
-      const config = await app.config();
-      let fitted;
-      try { fitted = await fit(file, type, config.limits || {}); } catch (e) {
-        throw e instanceof app.ApiError ? e : new app.ApiError("invalid_image", 400);
-      }
-      const ext = EXT[fitted.blob.type] || EXT[type] || "png";
-      photo = { blob: fitted.blob, name: (file.name || "photo").replace(/\.[^.]*$/, "") || "photo", ext };
+      const fitted = await prepare(file);
+      photo = { blob: fitted.blob, name: fitted.name, ext: fitted.ext };
       if (fitted.resized) app.setText(els.selected, "tool.resized", { w: fitted.width, h: fitted.height });
       else app.setText(els.selected, "tool.selected", { name: file.name || "photo" });
       show("ready");
@@ -129,15 +159,7 @@
 
   async function run() {
     if (!photo || controller) return;
-    const form = new FormData();
-    form.append("image", photo.blob, `${photo.name}.${photo.ext}`);
-    if (tool === "remove_bg") {
-      const choice = document.querySelector("input[name=background]:checked").value;
-      form.append("background", choice === "colour" ? $("bg-colour").value : choice);
-    }
-    if (tool === "remove_watermark" && app.mask && app.mask.hasMask()) {
-      form.append("mask", await app.mask.toBlob(), "mask.png");
-    }
+    const form = await formFor(photo, true);
     controller = new AbortController();
     const started = Date.now();
     show("busy");
@@ -150,10 +172,9 @@
       els.before.src = remember(photo.blob);
       els.after.src = remember(reply.blob);
       els.download.href = els.after.src;
-      els.download.download = `${photo.name}-${SUFFIX[tool]}.${EXT[type] || "png"}`;
+      els.download.download = resultName(photo, type);
       els.compare.classList.toggle("checker", tool === "remove_bg");
-      els.slider.value = "50";
-      clip();
+      app.compare.reset();
       showQuota(reply.remaining);
       show("done");
       els.download.focus();
@@ -172,13 +193,6 @@
     }
   }
 
-  function clip() {
-    const split = Number(els.slider.value);
-    els.before.style.clipPath = `inset(0 ${100 - split}% 0 0)`;
-    els.after.style.clipPath = `inset(0 0 0 ${split}%)`;
-    els.compare.style.setProperty("--split", `${els.slider.value}%`);
-  }
-
   function reset() {
     forget();
     photo = null;
@@ -189,23 +203,28 @@
   }
 
   els.choose.addEventListener("click", () => els.file.click());
-  els.file.addEventListener("change", () => choose(els.file.files[0]));
+  els.file.addEventListener("change", () => choose(els.file.files));
   els.go.addEventListener("click", run);
   els.cancel.addEventListener("click", () => controller && controller.abort());
   els.again.addEventListener("click", reset);
-  els.slider.addEventListener("input", clip);
   main.addEventListener("dragover", (event) => { event.preventDefault(); els.pick.classList.add("over"); });
   main.addEventListener("dragleave", () => els.pick.classList.remove("over"));
   main.addEventListener("drop", (event) => {
     event.preventDefault();
     els.pick.classList.remove("over");
-    if (event.dataTransfer.files.length) choose(event.dataTransfer.files[0]);
+    if (event.dataTransfer.files.length) choose(event.dataTransfer.files);
   });
   document.addEventListener("paste", (event) => {
     const item = [...event.clipboardData.items].find((i) => i.kind === "file");
-    if (item) choose(item.getAsFile());
+    if (item) choose([item.getAsFile()]);
   });
 
+  // Pro users may pick several photos at once (a batch); free users one at a time.
+  const syncPro = () => { els.file.multiple = !!app.pro.token(); };
+  document.addEventListener("imgmend:pro", syncPro);
+  syncPro();
+
+  app.toolKit = { path: `/api/${tool}`, prepare, formFor, resultName, showQuota, reset };
   app.ready.then(async () => showQuota((await app.config()).free_remaining));
   show("idle");
 })();

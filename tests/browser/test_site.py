@@ -46,9 +46,11 @@ def test_each_tool_end_to_end(visit, photo_file, path, tool, fmt):
     assert page.evaluate("!!(imgmend.mask && imgmend.mask.hasMask())") == (tool == "remove_watermark")
     run_tool(page)
     assert page.locator("#slider").is_visible() and page.locator("#after").get_attribute("src").startswith("blob:")
-    assert "inset(" in page.eval_on_selector("#after", "el => el.style.clipPath")
+    after_clip = "document.querySelector('.pane-after').style.clipPath"
+    assert page.evaluate(after_clip) == "inset(0px 0px 0px 50%)"
     page.fill("#slider", "20")
-    assert "20%" in page.eval_on_selector("#after", "el => el.style.clipPath")
+    assert page.evaluate(after_clip) == "inset(0px 0px 0px 20%)"
+    assert page.evaluate("document.querySelector('.pane-before').style.clipPath") == "inset(0px 80% 0px 0px)"
     page.screenshot(path=str(ARTIFACTS / "screenshots" / f"flow-result-{tool}.png"), full_page=True)
     with page.expect_download() as info:
         page.click("#download")

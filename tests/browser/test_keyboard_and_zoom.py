@@ -1,0 +1,98 @@
+"""Keyboard only: a whole tool run without the mouse, with a visible focus ring at every stop; and the
+comparison's zoom and panning by keys and by dragging."""
+
+import re
+
+from tests.browser.test_site import upload
+
+FOCUSABLE_FIRST = ["Skip to content", "imgmend", "Home", "Noise remover"]
+
+
+def focused(page):
+    return page.evaluate("""() => { const el = document.activeElement;
+        return {id: el.id, tag: el.tagName, text: (el.textContent || '').trim().slice(0, 40),
+                outline: getComputedStyle(el).outlineStyle, width: getComputedStyle(el).outlineWidth}; }""")
+
+
+def assert_ring(state):
+    assert state["outline"] != "none" and state["width"] != "0px", state
+
+
+def test_a_tool_run_by_keyboard_alone(visit, photo_file):
+    v = visit()
+    page = v.goto("/denoise")
+    stops = []
+    for _ in range(len(FOCUSABLE_FIRST)):
+        page.keyboard.press("Tab")
+        state = focused(page)
+        assert_ring(state)
+        stops.append(state["text"])
+    assert stops == FOCUSABLE_FIRST
+    # Skip link: Enter moves focus into the main content.
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["text"] == "Skip to content"
+    page.keyboard.press("Enter")
+    assert focused(page)["id"] == "main"
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "choose"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(photo_file))
+    page.locator("#go").wait_for(state="visible")
+    assert focused(page)["id"] == "go"  # focus follows the flow
+    page.keyboard.press("Enter")
+    page.locator("#result").wait_for(state="visible", timeout=90_000)
+    assert focused(page)["id"] == "download"
+    assert_ring(focused(page))
+    # Back to the slider and the zoom: both are plain range inputs, arrow keys move them.
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "zoom"
+    page.keyboard.press("ArrowRight")
+    assert "scale(1.5)" in page.eval_on_selector("#after", "el => el.style.transform")
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "slider"
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.querySelector('.pane-after').style.clipPath") == "inset(0px 0px 0px 49%)"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "compare"
+    assert_ring(focused(page))
+    page.keyboard.press("ArrowRight")  # pan right while zoomed
+    assert page.eval_on_selector("#after", "el => el.style.transformOrigin") == "60% 50%"
+    page.keyboard.press("+")
+    assert "scale(2)" in page.eval_on_selector("#before", "el => el.style.transform")
+    # Escape hatch: "process another" by keyboard returns focus to the picker.
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if focused(page)["id"] == "again":
+            break
+    assert focused(page)["id"] == "again"
+    page.keyboard.press("Enter")
+    assert focused(page)["id"] == "choose"
+    assert v.errors == []
+
+
+def test_zoom_and_drag_to_pan_keep_the_split_line_in_place(visit, photo_file):
+    v = visit(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = v.goto("/remove-background")
+    upload(page, photo_file)
+    page.click("#go")
+    page.locator("#result").wait_for(state="visible", timeout=90_000)
+    page.fill("#zoom", "3")
+    assert page.text_content("#zoom-value") == "300%"
+    assert page.locator("#compare.zoomed").count() == 1
+    box = page.locator("#compare").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.8, steps=4)
+    page.mouse.up()
+    x, y = (float(n) for n in re.findall(r"([\d.]+)%", page.eval_on_selector("#after", "el => el.style.transformOrigin")))
+    assert abs(x - 20) < 2 and abs(y - 80) < 2
+    # The images scale inside panes that do not: the before/after split is where the slider says.
+    assert page.evaluate("document.querySelector('.pane-after').style.clipPath") == "inset(0px 0px 0px 50%)"
+    assert page.evaluate("getComputedStyle(document.querySelector('.pane-after')).transform") == "none"
+    page.fill("#zoom", "1")
+    assert page.locator("#compare.zoomed").count() == 0
+    assert page.eval_on_selector("#after", "el => el.style.transform") == ""
+    assert v.errors == []
