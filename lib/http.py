@@ -71,7 +71,6 @@ def log_request(endpoint_path, status, error_code, ms):
     """The one JSON log line per API request: no IP, UA, bytes, email or token, ever."""
     fields = {"endpoint": endpoint_path, "status": status, "error": error_code, "ms": round(ms)}
     fields.update(_log_fields.get() or {})
-    _ensure_log_output()
     log.info(json.dumps(fields, separators=(",", ":")))
 
 
@@ -82,6 +81,7 @@ def endpoint(*methods):
     def wrap(view):
         def app(environ, start_response):
             started = time.perf_counter()
+            _ensure_log_output()  # before the view: its own lines (e.g. prediction ids) need it too
             request = ApiRequest(environ)
             token = _log_fields.set({})
             error_code = None
