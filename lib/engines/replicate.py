@@ -32,7 +32,7 @@ from lib.errors import (
     UpstreamUnavailable,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("imgmend.replicate")  # under "imgmend": its lines reach the platform log
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 MODEL_ENV = {
