@@ -56,3 +56,32 @@ def test_privacy_page_states_the_quota_hash_in_both_languages():
     assert "keyed hash of your IP address" in html and "24 hours" in html
     key = re.search(r'data-i18n="(privacy\.[^"]+)">[^<]*keyed hash', html).group(1)
     assert "哈希" in ZH[key] and "24 小时" in ZH[key]
+
+
+def _chrome(html, tag):
+    block = re.search(rf'<{tag} class="site">.*?</{tag}>', html, re.S).group(0)
+    return block.replace(' aria-current="page"', "")
+
+
+def test_every_page_shares_one_header_and_footer():
+    # The pages are plain files (no build step): this keeps their copies of the site chrome identical.
+    html = {p.name: p.read_text(encoding="utf-8") for p in PAGES}
+    for tag in ("header", "footer"):
+        reference = _chrome(html["index.html"], tag)
+        drifted = [name for name, text in html.items() if _chrome(text, tag) != reference]
+        assert drifted == [], (tag, drifted)
+    for name, text in html.items():
+        current = re.findall(r'<a href="([^"]+)"[^>]*aria-current="page"', text)
+        expected = "/" if name == "index.html" else "/" + name[: -len(".html")]
+        assert current in ([], [expected]), (name, current)
+
+
+def test_html_fallback_text_matches_the_english_table():
+    # Before the tables load (or without JS) the HTML text shows: it must be the English string.
+    import html as entities
+
+    for page in PAGES:
+        for key, text in re.findall(r'data-i18n="([^"]+)"[^>]*>([^<]+)<', page.read_text(encoding="utf-8")):
+            if "{" in EN[key]:
+                continue  # filled in by script with numbers or names
+            assert entities.unescape(text).strip() == EN[key], (page.name, key)
