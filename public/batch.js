@@ -56,6 +56,7 @@
         item.link.href = URL.createObjectURL(reply.blob);
         urls.push(item.link.href);
         item.link.download = item.result.name;
+        item.link.setAttribute("aria-label", app.t("batch.download", { name: item.result.name }));
         item.link.hidden = false;
         app.setText(item.state, "batch.done");
         done += 1;

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_site import EN, ZH
 from tests.conftest import encode, photo
 from tests.fake_stripe import FakeStripe
@@ -141,6 +142,8 @@ def test_pro_batch_processes_several_photos_and_downloads_one_zip(visit, stripe_
     page.locator("#batch-zip").wait_for(state="visible", timeout=120_000)
     assert page.locator("#batch-list .state").all_text_contents() == [EN["batch.done"]] * 3
     assert page.text_content("#batch-status") == "3 of 3 done"  # past the free limit of 1: Pro
+    (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screenshots" / "flow-pro-batch.png"), full_page=True)
     with page.expect_download() as info:
         page.click("#batch-zip")
     archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
@@ -150,7 +153,7 @@ def test_pro_batch_processes_several_photos_and_downloads_one_zip(visit, stripe_
     sizes = [Image.open(io.BytesIO(archive.read(n))).size for n in names]
     assert sizes == [(200, 150), (210, 150), (220, 150)]
     with page.expect_download() as one:
-        page.locator("#batch-list a").nth(1).click()
+        page.get_by_role("link", name="Download coffee-denoised.jpg").click()
     assert one.value.suggested_filename == "coffee-denoised.jpg"
     page.click("#batch-again")
     assert page.is_visible("#choose") and not page.is_visible("#batch")
