@@ -28,6 +28,9 @@ from lib.errors import (
 log = logging.getLogger("imgmend.payments")
 # stripe logs whole request and response bodies at DEBUG (emails, card digits): never let it.
 logging.getLogger("stripe").setLevel(logging.WARNING)
+# urllib3 (under stripe's requests client) logs each URL at DEBUG, and Stripe URLs carry the
+# customer id, which is the Pro key.
+logging.getLogger("urllib3").setLevel(logging.INFO)
 
 PRO_METADATA_KEY = "imgmend_pro"
 SESSION_ID = re.compile(r"cs_(test|live)_[A-Za-z0-9]{8,200}")

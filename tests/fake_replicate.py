@@ -5,7 +5,8 @@ It serves what the engine uses — the Files API, official-model and version pre
 from the uploaded input (remove_bg: RGBA cut-out; denoise: a slightly blurred copy; eraser/lama:
 the masked area filled), so the engine's download and decode path runs for real. Tests script
 failures (`fail`), slow or endless predictions and bad outputs (`script`), and read every request
-back (`calls`, `live_files`, `cancelled`).
+back (`calls`, `live_files`, `cancelled`). `disconnect` makes a route end the connection with no answer at
+all, as a proxy reset or a crashed gateway does.
 """
 
 import base64
@@ -13,6 +14,8 @@ import io
 import json
 import re
 import secrets
+import socket
+import struct
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -90,11 +93,19 @@ class Call:
 @dataclass
 class _Failure:
     route: str
-    status: int
+    status: int | None  # None: drop the connection without answering
     skip: int
     times: int | None
     body: dict | None
     headers: dict = field(default_factory=dict)
+
+
+class _InMemoryRequest(Request):
+    """Uploads stay in memory: werkzeug would spool a body over 500 KB to a temporary file, and the
+    privacy tests check that nothing in the process (this fake included) writes a file."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -171,6 +182,13 @@ class FakeReplicate:
         with self._lock:
             self._failures.append(_Failure(route, status, skip, times, body, dict(headers or {})))
 
+    def disconnect(self, route, *, skip=0, times=None):
+        """Close the connection of `route` requests without answering (the client sees no response).
+
+        `skip` and `times` work as in `fail`.
+        """
+        self.fail(route, None, skip=skip, times=times)
+
     def calls(self, route=None, method=None):
         """Recorded requests, optionally only one route or method."""
         with self._lock:
@@ -216,7 +234,7 @@ class FakeReplicate:
     # --- HTTP ---------------------------------------------------------------------------------
 
     def _wsgi(self, environ, start_response):
-        request = Request(environ)
+        request = _InMemoryRequest(environ)
         body = request.get_data(cache=True)
         route, params = "unknown", {}
         for method, pattern, name in ROUTES:
@@ -249,9 +267,18 @@ class FakeReplicate:
         if route != "output" and request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._problem(401)
         failure = self._take_failure(route)
+        if failure is not None and failure.status is None:
+            self._drop(request)
         if failure is not None:
             return self._problem(failure.status, failure.body, failure.headers)
         return getattr(self, f"_route_{route}")(request, payload=payload, **params)
+
+    def _drop(self, request):
+        """End the connection with no status line; werkzeug treats the exception as a dropped client."""
+        sock = request.environ["werkzeug.socket"]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+        raise ConnectionResetError("fake replicate: connection dropped on purpose")
 
     def _take_failure(self, route):
         with self._lock:

@@ -53,6 +53,7 @@ class FakeStripe:
         self.intents, self.charges, self.prices = {}, {}, {}
         self.requests = []  # (method, path, params) of every call
         self.fail_with = None  # (status, code) to answer every request with, e.g. (500, "api_error")
+        self.fail_skip = 0  # with fail_with: this many requests are still answered first
         self.lock = threading.Lock()
         self._n = 0
 
@@ -121,7 +122,9 @@ class FakeStripe:
         params = _unflatten(parse_qsl(parts.query, keep_blank_values=True)) if method == "GET" else _unflatten(parse_qsl(body.decode(), keep_blank_values=True))
         with self.lock:
             self.requests.append((method, parts.path, params))
-            if self.fail_with:
+            if self.fail_with and self.fail_skip > 0:
+                self.fail_skip -= 1
+            elif self.fail_with:
                 status, code = self.fail_with
                 return _error(status, code, "Fake Stripe failure.", kind="api_error")
             return self._route(method, parts.path, params)
