@@ -45,9 +45,10 @@ def _finish(tool, photo, result, options):
             from PIL import ImageChops
 
             alpha = ImageChops.darker(alpha, photo.alpha())
-        rgb = result.convert("RGB")
+        rgb = result.convert("RGB")  # a new image: safe to change in place
+        del result  # the engine's copy is no longer needed: keep one full-size image alive, not two
         if options.get("background") is None:
-            result = rgb.copy()
+            result = rgb
             result.putalpha(alpha)
             fmt = "PNG"
         else:
@@ -115,8 +116,9 @@ def suggest_mask(request):
     mask = engine.detect_watermark(photo.rgb()).convert("L")
     if mask.size != photo.image.size:
         mask = mask.resize(photo.image.size, Image.Resampling.NEAREST)
-    data, _ = images.encode(mask, "PNG")
-    return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
+    # encode() falls back to JPEG when a PNG would be too big: label what was actually written.
+    data, fmt = images.encode(mask, "PNG")
+    return Response(data, mimetype=images.MIME[fmt], headers={"Cache-Control": "no-store"})
 
 
 def public_config(request):
