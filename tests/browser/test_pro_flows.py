@@ -71,6 +71,7 @@ def test_buy_then_return_from_checkout_shows_the_key_and_unlocks_pro(visit, stri
     assert local == [] and session == ["imgmend.pro"] and cookies == ""
     v.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.click("#welcome-copy")
+    page.locator("#welcome-copy[data-i18n='welcome.copied']").wait_for()  # the clipboard write is async
     assert page.text_content("#welcome-copy") == EN["welcome.copied"]
     assert page.evaluate("navigator.clipboard.readText()") == customer
     page.goto(v.site + "/denoise")
