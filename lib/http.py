@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from lib import config
@@ -94,6 +94,9 @@ def endpoint(*methods):
                     error_code, response = error.code, error_response(error)
                 except RequestEntityTooLarge:
                     error_code, response = PayloadTooLarge.code, error_response(PayloadTooLarge())
+                except ClientDisconnected:  # the body ended before its Content-Length said it would
+                    error = InvalidRequest("The request body is shorter than its Content-Length.")
+                    error_code, response = error.code, error_response(error)
                 except Exception as error:  # never a stack trace or a secret to the client
                     # The exception type only: messages can quote request data.
                     log.error("unhandled %s in %s", type(error).__name__, request.path)

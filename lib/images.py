@@ -6,6 +6,9 @@ and nothing is ever written to disk.
 """
 
 import io
+import logging
+import re
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -24,12 +27,15 @@ from lib.errors import (
 # Pillow's own bomb guard (a warning at MAX_IMAGE_PIXELS, an error at twice that) backs up our
 # header check; pinning it to the contract's cap keeps the two in step.
 Image.MAX_IMAGE_PIXELS = config.MAX_PIXELS
+# Pillow's DEBUG lines quote EXIF tag values (GPS position, maker, comments) of every upload.
+logging.getLogger("PIL").setLevel(logging.INFO)
 
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 # GIF is accepted as an input (first frame); results are never GIF.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG"}
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1}  # the largest side each encoder writes
 
 
 @dataclass
@@ -70,6 +76,73 @@ def sniff_format(data):
     return None
 
 
+# Pillow walks JPEG and GIF headers and PNG chunks in Python (junk one byte at a time), joins GIF
+# comments in quadratic time, and libjpeg re-walks every block once per progressive scan: a 4 MB
+# file of nothing but markers, chunks, comments or scans takes seconds to minutes (found by
+# tests/test_fuzz.py). The limits sit far above any real photo's structure.
+MAX_JPEG_SCANS = 64  # libjpeg's own progressive scripts use about 10
+MAX_HEADER_STEPS = 16384  # JPEG segments + junk bytes before the first scan, GIF blocks before the first frame
+MAX_PNG_CHUNKS = 65536  # a 4 MB PNG with 8 KB IDATs has ~500
+MAX_GIF_COMMENT_BLOCKS = 1024  # comment sub-blocks, joined with one copy each
+_GIF_BLOCK_START = re.compile(rb"[!,;]")
+
+
+def _jpeg_steps(data):
+    """Iterations of Pillow's JPEG header loop before the first scan (mirrors JpegImageFile._open)."""
+    pos, steps, n = 2, 0, len(data)
+    while pos + 1 < n and steps <= MAX_HEADER_STEPS:
+        if data[pos] != 0xFF:  # junk: Pillow reads it a byte at a time
+            nxt = data.find(b"\xff", pos)
+            steps, pos = steps + ((nxt if nxt >= 0 else n) - pos), (nxt if nxt >= 0 else n)
+            continue
+        marker, steps = data[pos + 1], steps + 1
+        if marker == 0xDA or marker < 0xC0 and marker != 0x00:
+            break  # the first scan (libjpeg's from here), or "no marker found"
+        if marker in (0x00, 0xFF) or marker == 0xC8 or 0xD0 <= marker <= 0xD9 or 0xF0 <= marker <= 0xFD:
+            pos += 1 if marker == 0xFF else 2  # fill byte, stuffed zero or a marker without a length
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return steps
+
+
+def _gif_steps(data):
+    """(blocks and junk bytes, comment blocks) Pillow reads before the first frame (GifImageFile._seek)."""
+    pos = 13 + (3 << ((data[10] & 7) + 1) if len(data) > 10 and data[10] & 0x80 else 0)
+    steps = comments = 0
+    while steps <= MAX_HEADER_STEPS and comments <= MAX_GIF_COMMENT_BLOCKS:
+        found = _GIF_BLOCK_START.search(data, pos)
+        steps += (found.start() if found else len(data)) - pos  # junk: Pillow reads it a byte at a time
+        if found is None or data[found.start()] != 0x21:  # the first frame, or the trailer
+            break
+        steps += 1
+        is_comment, pos = data[found.start() + 1 : found.start() + 2] == b"\xfe", found.start() + 2
+        comments += is_comment
+        while pos < len(data) and data[pos] and steps <= MAX_HEADER_STEPS:
+            pos, steps, comments = pos + data[pos] + 1, steps + 1, comments + is_comment
+        pos += 1
+    return steps, comments
+
+
+def _png_chunks(data):
+    """Chunks up to IEND, counted no further than the limit."""
+    pos, chunks = 8, 0
+    while pos + 8 <= len(data) and chunks <= MAX_PNG_CHUNKS and data[pos + 4 : pos + 8] != b"IEND":
+        pos, chunks = pos + 12 + int.from_bytes(data[pos : pos + 4], "big"), chunks + 1
+    return chunks
+
+
+def too_costly(data, fmt):
+    """True for a file whose structure alone would take seconds to parse or decode."""
+    if fmt == "JPEG":
+        return data.count(b"\xff\xda") > MAX_JPEG_SCANS or _jpeg_steps(data) > MAX_HEADER_STEPS
+    if fmt == "GIF":
+        steps, comments = _gif_steps(data)
+        return steps > MAX_HEADER_STEPS or comments > MAX_GIF_COMMENT_BLOCKS
+    if fmt == "PNG":
+        return _png_chunks(data) > MAX_PNG_CHUNKS
+    return False
+
+
 def open_checked(data, *, error=InvalidImage, what="image"):
     """Open bytes lazily after the byte, format and pixel checks; no pixel is decoded yet."""
     if not data:
@@ -81,6 +154,8 @@ def open_checked(data, *, error=InvalidImage, what="image"):
         if error is not InvalidImage:
             raise error(f"The {what} is not a JPEG, PNG or WebP image.")
         raise UnsupportedFormat()
+    if too_costly(data, fmt):
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -106,7 +181,7 @@ def _decode(img, error, what):
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than 40 megapixels.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError):
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
 
 
@@ -135,6 +210,10 @@ def _to_working_mode(img, icc):
         img = img.convert("L")
         mode = "L"
     if mode == "P" or mode == "PA":
+        trns = img.info.get("transparency")
+        if isinstance(trns, bytes) and img.palette is not None:
+            # libpng ignores alphas past the palette; Pillow's convert raises ValueError on them.
+            img.info["transparency"] = trns[: min(256, len(img.palette.palette) // len(img.palette.mode))]
         img = img.convert("RGBA" if "transparency" in img.info or mode == "PA" else "RGB")
     elif mode == "1":
         img = img.convert("L")
@@ -165,7 +244,7 @@ def load_photo(data):
     icc = img.info.get("icc_profile")
     try:
         img = ImageOps.exif_transpose(img) or img  # a phone photo must never come back rotated
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError):
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
         pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
     img, icc = _to_working_mode(img, icc)
     return Photo(image=_strip(img), format=fmt, icc_profile=icc)
@@ -177,7 +256,7 @@ def load_mask(data, size):
     _decode(img, InvalidRequest, "mask")
     try:
         img = ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError):
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
         pass
     img, _ = _to_working_mode(img, None)
     if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema()[0] < 255:
@@ -194,6 +273,8 @@ def decode_model_output(data):
     """Decode bytes a model returned (hostile as any upload) into an RGB or RGBA image."""
     if not data or sniff_format(data) not in ("JPEG", "PNG", "WEBP"):
         raise UpstreamError("The AI model returned something that is not an image.")
+    if too_costly(data, sniff_format(data)):
+        raise UpstreamError("The AI model returned an image that could not be read.")
     try:
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
         _decode(img, UpstreamError, "model's result")
@@ -253,7 +334,9 @@ def encode(img, fmt, icc=None):
     fmt = OUTPUT_FAMILY.get(fmt, "PNG")
     has_alpha = img.mode in ("RGBA", "LA")
     raw_size = img.size[0] * img.size[1] * len(img.getbands())
-    for out_fmt, params in _attempts(fmt, has_alpha, raw_size):
+    # A WebP canvas may be 1,048,600 x 16 (VP8X), a PNG 65,535 wide: skip encoders that cannot hold it.
+    tries = [(f, p) for f, p in _attempts(fmt, has_alpha, raw_size) if max(img.size) <= MAX_SIDE[f]]
+    for out_fmt, params in tries or [("PNG", {"compress_level": 6})]:
         target = img
         if out_fmt == "JPEG" and img.mode not in ("RGB", "L"):
             target = img.convert("RGB")

@@ -1,0 +1,1 @@
+"""Hostile inputs built in memory: malformed images, mutators and malformed multipart requests."""
