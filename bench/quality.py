@@ -25,10 +25,12 @@ Background  synthetic composites with a known alpha: a geometric shape (ellipse,
 Watermark   white and black marks blended at opacity 0.3/0.5/0.7 through anti-aliased coverage:
             "SAMPLE" centred (font 16 % of the width), "SAMPLE" tiled at 30 deg (8 %), "(c) imgmend"
             tiled at 30 deg (6 %), a logo (ring + "imgmend", lower right). Masks: exact (coverage > 0),
-            user (exact grown by 2 px, like a brush), detected (lib.watermark_detect). PSNR/SSIM
+            user (exact grown by 2 px, like a brush), detected (LocalEngine().detect_watermark: the
+            learned detector, lib/engines/local/watermark_model.py). PSNR/SSIM
             "in" = over the exact footprint (the same pixels for every mask, so a missed mark
             counts), "all" = whole image. Detection: precision = detected pixels within 2 px of
-            the footprint, recall = footprint pixels detected (as tests/test_local_engine.py).
+            the footprint, recall = footprint pixels detected (as tests/test_local_engine.py); the
+            Pillow-only heuristic lib.watermark_detect is reported beside it as "heuristic".
             Baselines: cv2.inpaint TELEA and NS, radius 5, with the same masks.
 """
 
@@ -52,6 +54,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # noqa: E402
 
 from lib.engines.local import LocalEngine  # noqa: E402
+from lib.watermark_detect import detect_watermark as heuristic_detect  # noqa: E402
 
 THREADS = int(os.environ.get("IMGMEND_LOCAL_THREADS", "2"))
 cv2.setNumThreads(THREADS)
@@ -449,21 +452,23 @@ def blend(clean, layer, opacity, colour):
 def bench_watermark(engine, photos, opacities):
     print("\n== WATERMARK ==  PSNR/SSIM 'in' = over the exact mark footprint, 'all' = whole image;"
           " means over photos:", ", ".join(photos))
-    print("masks: exact = coverage > 0; user = exact grown by 2 px; det = lib.watermark_detect.detect_watermark;"
+    print("masks: exact = coverage > 0; user = exact grown by 2 px; det = LocalEngine().detect_watermark (learned);"
           " TELEA/NS = cv2.inpaint r=5 with the same mask")
     methods = ["ours", "TELEA", "NS"]
     masks = ["exact", "user", "det"]
     k5 = np.ones((5, 5), np.uint8)
     records = []  # dicts
-    clean_alarm = []
+    clean_alarm, heur_alarm = [], []
     engine.run("remove_watermark", Image.fromarray(photo(photos[0])),
                {"mask": Image.new("L", Image.fromarray(photo(photos[0])).size, 0)})
     total_s = {m: [] for m in methods}
+    det_seconds = []
     for name in photos:
         clean = photo(name)
         size = (clean.shape[1], clean.shape[0])
         mp = clean.shape[0] * clean.shape[1] / 1e6
         clean_alarm.append(float((np.asarray(engine.detect_watermark(Image.fromarray(clean))) > 127).mean()))
+        heur_alarm.append(float((np.asarray(heuristic_detect(Image.fromarray(clean))) > 127).mean()))
         for mark, make in MARKS.items():
             layer = make(size)
             truth = np.asarray(layer) > 0
@@ -472,11 +477,15 @@ def bench_watermark(engine, photos, opacities):
                 for colour_name, colour in (("white", 255), ("black", 0)):
                     marked = blend(clean, layer, opacity, colour)
                     marked_img = Image.fromarray(marked)
-                    det = np.asarray(engine.detect_watermark(marked_img)) > 127
+                    det, det_s = timed(lambda: np.asarray(engine.detect_watermark(marked_img)) > 127)
+                    det_seconds.append(det_s / mp)
+                    heur = np.asarray(heuristic_detect(marked_img)) > 127
                     near = cv2.dilate(truth.astype(np.uint8), k5) > 0
                     rec = {"photo": name, "mark": mark, "opacity": opacity, "colour": colour_name,
                            "det_tp_p": int((det & near).sum()), "det_n": int(det.sum()),
                            "det_tp_r": int((det & truth).sum()), "truth_n": int(truth.sum()),
+                           "heur_tp_p": int((heur & near).sum()), "heur_n": int(heur.sum()),
+                           "heur_tp_r": int((heur & truth).sum()),
                            "marked": (psnr(clean, marked, truth), psnr(clean, marked)) + ssim_in_all(clean, marked, truth)}
                     rec["precision"] = rec["det_tp_p"] / rec["det_n"] if rec["det_n"] else float("nan")
                     rec["recall"] = rec["det_tp_r"] / rec["truth_n"]
@@ -541,9 +550,18 @@ def bench_watermark(engine, photos, opacities):
                 sel = [r for r in records if r["mark"] == mark and r["opacity"] == opacity and r["colour"] == colour_name]
                 tp_p, n = sum(r["det_tp_p"] for r in sel), sum(r["det_n"] for r in sel)
                 tp_r, tn = sum(r["det_tp_r"] for r in sel), sum(r["truth_n"] for r in sel)
+                hp, hn, hr = (sum(r[k] for r in sel) for k in ("heur_tp_p", "heur_n", "heur_tp_r"))
                 rows.append([mark, f"{opacity:.1f}", colour_name, tp_p / n if n else float("nan"), tp_r / tn,
-                             f"{sum(1 for r in sel if r['det_n'] == 0)}/{len(sel)}"])
-    table(["mark", "opac", "colour", "precision", "recall", "empty"], rows, ["s", "s", "s", ".2f", ".2f", "s"])
+                             f"{sum(1 for r in sel if r['det_n'] == 0)}/{len(sel)}", hp / hn if hn else float("nan"),
+                             hr / tn, f"{sum(1 for r in sel if r['heur_n'] == 0)}/{len(sel)}"])
+    table(["mark", "opac", "colour", "precision", "recall", "empty", "heuristic P", "heuristic R", "heur. empty"], rows,
+          ["s", "s", "s", ".2f", ".2f", "s", ".2f", ".2f", "s"])
+    hp, hn, hr = (sum(r[k] for r in records) for k in ("heur_tp_p", "heur_n", "heur_tp_r"))
+    tn = sum(r["truth_n"] for r in records)
+    print(f"heuristic (lib.watermark_detect, baseline): pooled precision {hp / hn if hn else 0.0:.3f}, recall "
+          f"{hr / tn:.3f}; empty masks {sum(1 for r in records if r['heur_n'] == 0)}/{len(records)}; flagged on the "
+          "clean photos: " + ", ".join(f"{100 * a:.2f} %" for a in heur_alarm))
+    print(f"learned detector speed: {median(det_seconds):.2f} s/MP median")
     tp_p, n = sum(r["det_tp_p"] for r in records), sum(r["det_n"] for r in records)
     tp_r, tn = sum(r["det_tp_r"] for r in records), sum(r["truth_n"] for r in records)
     pooled_p, pooled_r = (tp_p / n if n else 0.0), tp_r / tn

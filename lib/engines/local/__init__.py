@@ -1,4 +1,5 @@
-"""The embedded CPU engine (no Replicate key): OIDN denoiser, U²-Net-p cutouts, blend inversion.
+"""The embedded CPU engine (no Replicate key): OIDN denoiser, U²-Net-p cutouts, blend inversion,
+learned watermark detector.
 
 Importing this module is cheap: numpy, OpenCV, onnxruntime and OIDN load on first use, once per
 process, under a lock. Each model also runs under its own lock: on a small server two requests for
@@ -8,7 +9,7 @@ the same model would only fight over the same cores and double the peak memory.
 import threading
 
 from lib import config
-from lib.errors import ImgmendError, InvalidRequest, UpstreamError
+from lib.errors import ImgmendError, InvalidRequest, NotConfigured, UpstreamError
 
 
 def _threads():
@@ -24,7 +25,7 @@ class LocalEngine:
     def __init__(self):
         self._load_lock = threading.Lock()
         self._models = {}
-        self._run_locks = {"denoise": threading.Lock(), "remove_bg": threading.Lock()}
+        self._run_locks = {name: threading.Lock() for name in ("denoise", "remove_bg", "detect_watermark")}
 
     def run(self, tool, image, options=None):
         """Apply `tool` to an RGB image; the result has the same pixel size."""
@@ -48,15 +49,21 @@ class LocalEngine:
             return remove_watermark(image, mask)
         except ImgmendError:
             raise
+        except ImportError as exc:  # no engine at all: the production bundle ships without these packages
+            raise NotConfigured() from exc
         except Exception as exc:  # a model failure: say so without echoing pixels or paths
             raise UpstreamError() from exc
 
     def detect_watermark(self, image):
         """Suggested watermark mask: mode "L", same size, 255 = watermark."""
         try:
-            from lib.watermark_detect import detect_watermark
+            detector = self._watermark_detector()
+            if detector is None:  # no learned detector here: the Pillow-only heuristic
+                from lib.watermark_detect import detect_watermark
 
-            return detect_watermark(image)
+                return detect_watermark(image)
+            with self._run_locks["detect_watermark"]:
+                return detector.detect(image)
         except ImgmendError:
             raise
         except Exception as exc:
@@ -75,6 +82,15 @@ class LocalEngine:
         with self._run_locks["remove_bg"]:
             return remover(image)
 
+    def _watermark_detector(self):
+        """The learned detector, or None without its weights file, numpy, OpenCV or onnxruntime."""
+        try:
+            from lib.engines.local import watermark_model
+
+            return self._model("detect_watermark") if watermark_model.available() else None
+        except ImportError:
+            return None
+
     def _model(self, tool):
         """The model behind `tool`, built on first use (double-checked under the load lock)."""
         model = self._models.get(tool)
@@ -86,6 +102,10 @@ class LocalEngine:
                         from lib.engines.local.denoise import Denoiser
 
                         model = Denoiser(threads=_threads())
+                    elif tool == "detect_watermark":
+                        from lib.engines.local.watermark_model import WatermarkDetector
+
+                        model = WatermarkDetector(threads=_threads())
                     else:
                         from lib.engines.local.background import BackgroundRemover
 
