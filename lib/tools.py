@@ -55,7 +55,8 @@ def _finish(tool, photo, result, options):
             result = Image.new("RGB", size, options["background"])
             result.paste(rgb, mask=alpha)
     else:
-        result = result.convert("L" if photo.is_grey else "RGB")
+        wanted = "L" if photo.is_grey else "RGB"
+        result = result if result.mode == wanted else result.convert(wanted)  # the engine's own copy
         if photo.has_alpha:
             result.putalpha(photo.alpha())
     return images.encode(result, fmt, photo.icc_profile)
