@@ -23,12 +23,13 @@
     return node;
   }
 
-  // Horizontal bars, largest first, at most `limit` rows.
-  function barChart(title, counts, limit) {
+  // Horizontal bars, largest first (or in the given key order), at most `limit` rows.
+  function barChart(title, counts, limit, keepOrder) {
     var box = el("section", undefined, "chart");
     box.appendChild(el("h3", title));
-    var rows = Object.keys(counts || {}).map(function (k) { return [k, counts[k]]; })
-      .sort(function (a, b) { return b[1] - a[1]; }).slice(0, limit || 15);
+    var rows = Object.keys(counts || {}).map(function (k) { return [k, counts[k]]; });
+    if (!keepOrder) rows.sort(function (a, b) { return b[1] - a[1]; });
+    rows = rows.slice(0, limit || 15);
     if (!rows.length) { box.appendChild(el("p", "No data.", "empty")); return box; }
     var max = Math.max.apply(null, rows.map(function (r) { return r[1]; })) || 1;
     var rowH = 20, labelW = 170, barW = 220, width = labelW + barW + 60;
@@ -79,8 +80,9 @@
     report.appendChild(el("h2", "From " + data.from + " to " + data.to + " (UTC)"));
     var grid = el("div", undefined, "charts");
     var perDay = {};
-    data.days.slice().reverse().forEach(function (d) { perDay[d.date] = sum(d.views); });
-    grid.appendChild(barChart("Page views per day", perDay, 90));
+    data.days.slice().sort(function (a, b) { return a.date < b.date ? -1 : 1; })
+      .forEach(function (d) { perDay[d.date] = sum(d.views); });
+    grid.appendChild(barChart("Page views per day", perDay, 90, true));  // oldest first, like a timeline
     grid.appendChild(barChart("Page views by page", t.views));
     grid.appendChild(barChart("Browsers", t.browsers));
     grid.appendChild(barChart("Devices", t.devices));

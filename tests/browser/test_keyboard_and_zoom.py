@@ -21,6 +21,7 @@ def assert_ring(state):
 def test_a_tool_run_by_keyboard_alone(visit, photo_file):
     v = visit()
     page = v.goto("/denoise")
+    page.wait_for_load_state("networkidle")  # every deferred script has wired its handlers
     stops = []
     for _ in range(len(FOCUSABLE_FIRST)):
         page.keyboard.press("Tab")
@@ -37,7 +38,7 @@ def test_a_tool_run_by_keyboard_alone(visit, photo_file):
     assert focused(page)["id"] == "main"
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "choose"
-    with page.expect_file_chooser() as chooser:
+    with page.expect_file_chooser(timeout=60_000) as chooser:
         page.keyboard.press("Enter")
     chooser.value.set_files(str(photo_file))
     page.locator("#go").wait_for(state="visible")
