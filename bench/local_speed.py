@@ -1,6 +1,8 @@
-"""Speed of the local engine per tool, in seconds per megapixel, at ~1 MP and 12 MP.
+"""Speed of the local engine per tool, in seconds per megapixel, at ~1 MP and 12 MP (24 MP on request).
 
-Run from the repo root with the dev venv:  python bench/local_speed.py [--runs 3]
+Run from the repo root with the dev venv:  python bench/local_speed.py [--runs 3] [--sizes 1 12 24] [--tools ...]
+For one tool's own memory peak at 24 MP, run it alone in a fresh process:
+    python bench/local_speed.py --sizes 24 --tools remove_bg --runs 1
 Each figure is the median of --runs timed calls (models are loaded by an untimed warm-up call),
 next to a bare Pillow JPEG decode+encode of the same image timed in the same run, as a ratio.
 Peak RSS is the process's high-water mark (resource.getrusage) after each tool; the JPEG row shows
@@ -23,7 +25,8 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from lib.engines.local import LocalEngine  # noqa: E402
 
-SIZES = {"1 MP": (1224, 816), "12 MP": (4000, 3000)}
+SIZES = {"1 MP": (1224, 816), "12 MP": (4000, 3000), "24 MP": (6000, 4000)}
+TOOLS = ("denoise", "remove_bg", "remove_watermark", "watermark_mask")
 
 
 def peak_rss_mb():
@@ -76,12 +79,16 @@ def jpeg_roundtrip(image):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", nargs="+", choices=["1", "12", "24"], default=["1", "12"], help="megapixels")
+    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     args = parser.parse_args()
 
     engine = LocalEngine()
     print(f"{'size':6} {'tool':17} {'s/MP':>7} {'x JPEG':>8} {'peak RSS MB':>12}")
     warmed = False
     for label, size in SIZES.items():
+        if label.split()[0] not in args.sizes:
+            continue
         image, mask = test_image(size)
         megapixels = size[0] * size[1] / 1e6
         tools = {
@@ -90,6 +97,7 @@ def main():
             "remove_watermark": lambda: engine.run("remove_watermark", image, {"mask": mask}),
             "watermark_mask": lambda: engine.detect_watermark(image),
         }
+        tools = {name: fn for name, fn in tools.items() if name in args.tools}
         if not warmed:
             start = time.perf_counter()
             for fn in tools.values():
