@@ -5,6 +5,7 @@ over loopback (serve). Objects are copies of `../shared/fixtures/stripe/fixtures
 fields a test cares about patched, so every payload keeps real Stripe field names and nesting.
 """
 
+import contextlib
 import copy
 import json
 import pathlib
@@ -217,3 +218,29 @@ class FakeStripe:
         data = json.dumps(payload).encode()
         start_response(f"{status} X", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
+
+
+class _QuietHandler:
+    """Mixed into werkzeug's handler below: no access log (its URLs carry customer ids)."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@contextlib.contextmanager
+def serving(fake, monkeypatch, **settings):
+    """Serve `fake` on a loopback port and point the app at it (STRIPE_API_BASE + `settings` as env)."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    handler = type("QuietHandler", (_QuietHandler, WSGIRequestHandler), {})
+    server = make_server("127.0.0.1", 0, fake.wsgi, threaded=True, request_handler=handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

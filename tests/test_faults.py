@@ -18,12 +18,11 @@ import time
 
 import pytest
 import stripe
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lib import config, engines, quota
 from lib.engines.replicate import ReplicateEngine
 from tests.conftest import encode, need, photo
-from tests.fake_stripe import FakeStripe, fixture
+from tests.fake_stripe import FakeStripe, fixture, serving
 from tests.fake_replicate import MODEL_ERROR
 
 JPEG = encode(photo("chelsea", (80, 60)))
@@ -226,26 +225,15 @@ WEBHOOK_SECRET = "whsec_faults_test"
 EMAIL = "faults-buyer@example.com"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
-
-
 @pytest.fixture
 def stripe_fake(monkeypatch):
     """A FakeStripe served on loopback, the app configured for it; one paid one-time purchase."""
     fake = FakeStripe()
-    server = make_server("127.0.0.1", 0, fake.wsgi, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_faultsKey0123456789")
-    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    fake.customer = fake.add_customer(email=EMAIL)
-    fake.session = fake.add_session(fake.customer, mode="payment")
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serving(fake, monkeypatch, STRIPE_SECRET_KEY="sk_test_faultsKey0123456789",
+                 STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET):
+        fake.customer = fake.add_customer(email=EMAIL)
+        fake.session = fake.add_session(fake.customer, mode="payment")
+        yield fake
 
 
 def verify_session(api, fake):

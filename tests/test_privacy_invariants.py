@@ -20,7 +20,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,12 +28,11 @@ import pytest
 import stripe
 from PIL import Image
 from werkzeug.datastructures import FileStorage
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import encode_multipart
 
 from lib import config, engines
 from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe, fixture
+from tests.fake_stripe import FakeStripe, fixture, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_ENDPOINTS = ("denoise", "remove_bg", "remove_watermark", "watermark_mask")
@@ -236,25 +234,13 @@ def test_exif_gps_never_leaves(api, engine, tool):
 # --- (b) nothing private in any log ------------------------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass  # the fake Stripe's own access log (URLs with customer ids) is not the app's log
-
-
 @pytest.fixture
 def stripe_fake(monkeypatch):
-    """A FakeStripe served on loopback (real HTTP from the real stripe client)."""
+    """A FakeStripe served on loopback (real HTTP from the real stripe client); no access log."""
     fake = FakeStripe()
-    server = make_server("127.0.0.1", 0, fake.wsgi, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_privacyKey7Q0123456789")
-    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    monkeypatch.setenv("STRIPE_PRICE_ID", fake.add_price(recurring=False))
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serving(fake, monkeypatch, STRIPE_SECRET_KEY="sk_test_privacyKey7Q0123456789",
+                 STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_PRICE_ID=fake.add_price(recurring=False)):
+        yield fake
 
 
 def windows(text, width):

@@ -2,18 +2,16 @@
 restore Pro on a new visit with the key, and process a batch as Pro (downloaded as one ZIP)."""
 
 import io
-import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_site import EN, ZH
 from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe
+from tests.fake_stripe import FakeStripe, serving
 
 CHECKOUT = "https://checkout.stripe.com/"
 
@@ -22,17 +20,9 @@ CHECKOUT = "https://checkout.stripe.com/"
 def stripe_fake(site, monkeypatch):
     """The fake Stripe on loopback; the site (already serving) reads these settings per request."""
     fake = FakeStripe()
-    server = make_server("127.0.0.1", 0, fake.wsgi, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("STRIPE_PRICE_ID", fake.add_price(recurring=False))
-    monkeypatch.setenv("PRO_DISPLAY_PRICE", "$9 once")
-    monkeypatch.setenv("PUBLIC_BASE_URL", site)
-    monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serving(fake, monkeypatch, STRIPE_SECRET_KEY="sk_test_fake", STRIPE_PRICE_ID=fake.add_price(recurring=False),
+                 PRO_DISPLAY_PRICE="$9 once", PUBLIC_BASE_URL=site, FREE_DAILY_LIMIT="1"):
+        yield fake
 
 
 def storage(page):
