@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 
 from lib import analytics, config, http, images, quota, tokens
 from lib.engines import get_engine
-from lib.errors import InvalidRequest
+from lib.errors import InvalidRequest, UpstreamError
 
 SUFFIX = {"denoise": "denoised", "remove_bg": "no-bg", "remove_watermark": "no-watermark"}
 
@@ -117,9 +117,20 @@ def suggest_mask(request):
     mask = engine.detect_watermark(photo.rgb()).convert("L")
     if mask.size != photo.image.size:
         mask = mask.resize(photo.image.size, Image.Resampling.NEAREST)
-    # encode() falls back to JPEG when a PNG would be too big: label what was actually written.
-    data, fmt = images.encode(mask, "PNG")
-    return Response(data, mimetype=images.MIME[fmt], headers={"Cache-Control": "no-store"})
+    return Response(_mask_png(mask), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def _mask_png(mask):
+    """The mask as a lossless PNG: 8-bit grey, or 1-bit when only that fits the response limit."""
+    import io
+
+    for candidate in (mask, mask.point(lambda v: 255 if v >= 128 else 0).convert("1")):
+        buf = io.BytesIO()
+        candidate.save(buf, "PNG", optimize=False, compress_level=6)
+        if buf.tell() <= config.MAX_RESPONSE_BYTES:
+            return buf.getvalue()
+    # A detector's mask is a few smooth blobs; a 40 MP 1-bit PNG of pure noise is 5 MB at most.
+    raise UpstreamError("The suggested mask could not be encoded within the 4.5 MB response limit.")
 
 
 def public_config(request):

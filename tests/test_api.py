@@ -158,6 +158,21 @@ def test_watermark_mask_is_an_l_png_of_the_image_size_and_free(api, monkeypatch)
     assert post_image(api("denoise"), JPEG).status_code == 200  # the one free image is still there
 
 
+def test_a_mask_too_big_for_8_bits_comes_back_as_a_1_bit_png(api, monkeypatch):
+    # 6000x5000 of noise: an 8-bit PNG is ~30 MB, far over 4.5 MB; 1-bit is ~3.8 MB. Still lossless.
+    from lib.engines.local import LocalEngine
+
+    noise = Image.fromarray((np.random.default_rng(7).random((5000, 6000)) > 0.5).astype(np.uint8) * 255, "L")
+    monkeypatch.setattr(LocalEngine, "detect_watermark", lambda self, image: noise)
+    flat = encode(Image.new("RGB", (6000, 5000), (90, 120, 150)), "PNG")
+    response = post_image(api("watermark_mask"), flat, filename="big.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert len(response.get_data()) <= config.MAX_RESPONSE_BYTES
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert out.format == "PNG" and out.mode == "1" and out.size == (6000, 5000)
+    assert np.array_equal(np.asarray(out.convert("L")), np.asarray(noise))
+
+
 def test_config_reports_limits_and_remaining(api, monkeypatch):
     monkeypatch.setenv("FREE_DAILY_LIMIT", "4")
     post_image(api("denoise"), JPEG)
