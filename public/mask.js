@@ -29,7 +29,7 @@
   }
 
   function snapshot() {
-    history.push(mctx.getImageData(0, 0, mask.width, mask.height));
+    history.push({ pixels: mctx.getImageData(0, 0, mask.width, mask.height), marked });
     if (history.length > 20) history.shift();
     $("undo").disabled = false;
   }
@@ -144,7 +144,7 @@
   $("detect").addEventListener("click", detect);
   $("undo").addEventListener("click", () => {
     const last = history.pop();
-    if (last) { mctx.putImageData(last, 0, 0); render(); }
+    if (last) { mctx.putImageData(last.pixels, 0, 0); marked = last.marked; render(); }
     $("undo").disabled = history.length === 0;
   });
   $("clear-mask").addEventListener("click", () => {

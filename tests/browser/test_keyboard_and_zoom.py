@@ -101,3 +101,28 @@ def test_zoom_and_drag_to_pan_keep_the_split_line_in_place(visit, photo_file):
     assert page.locator("#compare.zoomed").count() == 0
     assert page.eval_on_selector("#after", "el => el.style.transform") == ""
     assert v.errors == []
+
+
+def test_touch_brush_and_eraser_on_a_phone(visit, photo_file):
+    v = visit(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = v.goto("/remove-watermark")
+    upload(page, photo_file)
+    canvas = page.locator("#wm-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box["width"] <= 390  # the editor fits the phone's width
+    assert page.evaluate("getComputedStyle(document.getElementById('wm-canvas')).touchAction") == "none"
+    assert not page.evaluate("imgmend.mask.hasMask()")
+    page.tap("#wm-canvas")  # a finger dab paints
+    assert page.evaluate("imgmend.mask.hasMask()") and page.is_enabled("#undo")
+    page.tap("#undo")  # and a tap on Undo takes it back
+    assert not page.evaluate("imgmend.mask.hasMask()") and page.is_disabled("#undo")
+    # A finger dragged across the photo: Chromium turns the touches into pointer events, the brush paints.
+    cdp = v.context.new_cdp_session(page)
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 6):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + 12 * step, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert page.evaluate("imgmend.mask.hasMask()") and page.is_enabled("#undo")
+    assert v.errors == []
