@@ -23,11 +23,9 @@ import logging
 import os
 import resource
 import statistics
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,22 +107,6 @@ def small_photo_jpeg(size=(640, 480)):
     buf = io.BytesIO()
     Image.fromarray(skimage.data.chelsea()).resize(size, Image.Resampling.LANCZOS).save(buf, "JPEG", quality=90)
     return buf.getvalue()
-
-
-def _png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_bomb(size=BOMB_SIZE):
-    """A valid all-black RGB PNG of `size` pixels: ~117 KB that would decode to ~120 MB."""
-    width, height = size
-    compressor, parts, row = zlib.compressobj(9), [], bytes(1 + 3 * width)  # filter byte + pixels
-    for _ in range(height):
-        parts.append(compressor.compress(row))
-    parts.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(parts))
-            + _png_chunk(b"IEND", b""))
 
 
 def multipart(image, content_type="image/jpeg"):
@@ -299,7 +281,9 @@ def upload_rss(jpeg, runs):
 
 def bomb(runs):
     """(median ms to reject, extra peak RSS MB, status, error code) for the PNG bomb, in a fresh process."""
-    reading = _run_child(["bomb", str(runs)], png_bomb(), child_env())
+    from tests.hostile.build import png_bomb
+
+    reading = _run_child(["bomb", str(runs)], png_bomb(*BOMB_SIZE), child_env())
     return statistics.median(reading["ms"]), reading["peak_mb"] - reading["before_mb"], reading["status"], reading["code"]
 
 

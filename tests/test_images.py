@@ -2,7 +2,6 @@
 
 import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -11,16 +10,12 @@ from PIL import Image, ImageCms
 from lib import config, images
 from lib.errors import InvalidImage, PayloadTooLarge, TooManyPixels, UnsupportedFormat
 from tests.conftest import encode, photo
+from tests.hostile import build as hostile
 
 
 def png_header_only(width, height):
     """A PNG whose IHDR claims width x height, with almost no pixel data (a decompression bomb)."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return hostile.png(width, height, b"")
 
 
 def jpeg_with_size(width, height):

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from lib.devserver import create_app
 from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe
+from tests.fake_stripe import FakeStripe, serving
 
 
 def serve(app):
@@ -25,17 +25,13 @@ def serve(app):
 @pytest.fixture
 def stack(monkeypatch):
     stripe_fake = FakeStripe()
-    stripe_server, stripe_url = serve(stripe_fake.wsgi)
     site_server, site_url = serve(create_app())
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_API_BASE", stripe_url)
-    monkeypatch.setenv("STRIPE_PRICE_ID", stripe_fake.add_price(recurring=True))
-    monkeypatch.setenv("PUBLIC_BASE_URL", site_url)
-    monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
-    with httpx.Client(base_url=site_url, timeout=60) as client:
-        yield client, stripe_fake
+    with serving(stripe_fake, monkeypatch, STRIPE_SECRET_KEY="sk_test_fake",
+                 STRIPE_PRICE_ID=stripe_fake.add_price(recurring=True), PUBLIC_BASE_URL=site_url,
+                 FREE_DAILY_LIMIT="1"):
+        with httpx.Client(base_url=site_url, timeout=60) as client:
+            yield client, stripe_fake
     site_server.shutdown()
-    stripe_server.shutdown()
 
 
 def test_buy_verify_use_and_manage_pro(stack):

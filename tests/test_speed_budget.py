@@ -54,26 +54,15 @@ def test_the_heavy_list_is_detected_when_loaded():
 
 
 BOMB_CHILD = r"""
-import io, json, struct, sys, zlib
+import io, json, sys
 from PIL import ImageFile
+from tests.hostile.build import png_bomb
 from werkzeug.test import Client
 
 def hwm_mb():
     # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's over fork and exec).
     with open("/proc/self/status") as status:
         return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
-
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-def bomb(width, height, rows):
-    # An all-black RGB PNG whose IDAT holds `rows` rows: all of them makes a valid bomb.
-    z, parts, row = zlib.compressobj(9), [], bytes(1 + 3 * width)
-    for _ in range(rows):
-        parts.append(z.compress(row))
-    parts.append(z.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 decodes = []
 real_load = ImageFile.ImageFile.load
@@ -86,7 +75,7 @@ import api.denoise
 client = Client(api.denoise.app)
 answers = []
 for width, height, rows in SIZES:
-    data = bomb(width, height, rows)
+    data = png_bomb(width, height, rows)
     before = hwm_mb()
     response = client.post("/api/denoise", data={"image": (io.BytesIO(data), "bomb.png", "image/png")})
     answers.append({"size": [width, height], "bytes": len(data), "status": response.status_code,

@@ -38,6 +38,18 @@ def png(width, height, raw=b"", *, depth=8, colour=2, interlace=0, extra=(), com
     return PNG_SIG + chunk(b"IHDR", ihdr) + b"".join(extra) + chunk(b"IDAT", idat) + b"".join(tail) + chunk(b"IEND", b"")
 
 
+def png_bomb(width, height, rows=None):
+    """A valid all-black RGB PNG of width x height whose IDAT holds `rows` rows (all by default).
+
+    Tiny on disk, huge decoded: 8001 x 5000 is ~117 KB that would decode to 120 MB.
+    """
+    compressor, parts, row = zlib.compressobj(9), [], bytes(1 + 3 * width)  # filter byte + pixels
+    for _ in range(height if rows is None else rows):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    return png(width, height, b"".join(parts), compress=False)
+
+
 def png_chunks(data):
     """[(kind, payload)] of a PNG (CRCs dropped); stops at the first malformed length."""
     out, pos = [], 8
