@@ -274,9 +274,10 @@ def load_mask(data, size):
 
 def decode_model_output(data):
     """Decode bytes a model returned (hostile as any upload) into an RGB or RGBA image."""
-    if not data or sniff_format(data) not in ("JPEG", "PNG", "WEBP"):
+    fmt = sniff_format(data) if data else None
+    if fmt not in ("JPEG", "PNG", "WEBP"):
         raise UpstreamError("The AI model returned something that is not an image.")
-    if too_costly(data, sniff_format(data)):
+    if too_costly(data, fmt):
         raise UpstreamError("The AI model returned an image that could not be read.")
     try:
         img = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
@@ -285,8 +286,10 @@ def decode_model_output(data):
         raise UpstreamError("The AI model returned an unusably large image.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UpstreamError("The AI model returned an image that could not be read.") from None
-    img, _ = _to_working_mode(img, None)
-    return _strip(img.convert("RGBA" if img.mode in ("RGBA", "LA") else "RGB"))
+    img, _ = _to_working_mode(img, None)  # RGB, RGBA, L or LA
+    if img.mode in ("L", "LA"):  # only grey needs a conversion: RGB(A) is kept, not copied
+        img = img.convert("RGBA" if img.mode == "LA" else "RGB")
+    return _strip(img)
 
 
 def parse_color(value):

@@ -1,5 +1,7 @@
 """The three photo tools end to end: upload -> checks -> engine -> encoded result."""
 
+import io
+
 from PIL import Image
 from werkzeug.wrappers import Response
 
@@ -122,8 +124,6 @@ def suggest_mask(request):
 
 def _mask_png(mask):
     """The mask as a lossless PNG: 8-bit grey, or 1-bit when only that fits the response limit."""
-    import io
-
     for candidate in (mask, mask.point(lambda v: 255 if v >= 128 else 0).convert("1")):
         buf = io.BytesIO()
         candidate.save(buf, "PNG", optimize=False, compress_level=6)
