@@ -75,11 +75,14 @@ def normalise_path(path):
     return path if path in KNOWN_PATHS else "other"
 
 
-def device_class(user_agent):
-    """desktop, mobile, tablet or bot (a missing User-Agent is a script, so a bot)."""
+def device_class(user_agent, parsed=None):
+    """desktop, mobile, tablet or bot (a missing User-Agent is a script, so a bot).
+
+    `parsed` is the ua-parser result when the caller already has it (parsing costs more than the rest).
+    """
     if not user_agent or _BOT.search(user_agent):
         return "bot"
-    parsed = _parse(user_agent)
+    parsed = parsed or _parse(user_agent)
     if parsed is not None and parsed.device and parsed.device.family == "Spider":
         return "bot"
     if _TABLET.search(user_agent) or ("Android" in user_agent and "Mobile" not in user_agent):
@@ -89,9 +92,9 @@ def device_class(user_agent):
     return "desktop"
 
 
-def browser(user_agent):
+def browser(user_agent, parsed=None):
     """Browser family and major version, e.g. "Chrome 131"; "Other" outside the known families."""
-    parsed = _parse(user_agent or "")
+    parsed = parsed or _parse(user_agent or "")
     agent = parsed.user_agent if parsed is not None else None
     if agent is None or agent.family not in BROWSERS:
         return "Other"
@@ -116,13 +119,14 @@ def country(header):
 
 def count_view(path, user_agent, country_header):
     """Count one page view; bots are not counted. Returns whether it was counted."""
-    device = device_class(user_agent)
+    parsed = _parse(user_agent) if user_agent else None  # once, for the device and the browser
+    device = device_class(user_agent, parsed)
     if device == "bot":
         return False
     day = _today()
     updates = [
         (_key(day, "views"), normalise_path(path), 1),
-        (_key(day, "browser"), browser(user_agent), 1),
+        (_key(day, "browser"), browser(user_agent, parsed), 1),
         (_key(day, "device"), device, 1),
         (_key(day, "country"), country(country_header), 1),
     ]
