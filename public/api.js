@@ -30,6 +30,15 @@
     },
   };
 
+  // Object URLs of images on the page, revoked together when the user moves on (each pins its blob).
+  app.blobUrls = () => {
+    let urls = [];
+    return {
+      remember(blob) { const url = URL.createObjectURL(blob); urls.push(url); return url; },
+      forget() { urls.forEach((u) => URL.revokeObjectURL(u)); urls = []; },
+    };
+  };
+
   class ApiError extends Error {
     constructor(code, status, data) {
       super(code);

@@ -11,10 +11,9 @@
   const zipButton = $("batch-zip");
   const status = $("batch-status");
   let items = [];
-  let urls = [];
   let running = false;
 
-  const forget = () => { urls.forEach((u) => URL.revokeObjectURL(u)); urls = []; };
+  const { remember, forget } = app.blobUrls();
 
   function row(item) {
     const li = document.createElement("li");
@@ -53,8 +52,7 @@
         const reply = await app.postImage(app.toolKit.path, await app.toolKit.formFor(prepared, false));
         const type = (reply.type || "").split(";")[0].trim();
         item.result = { blob: reply.blob, name: unique(app.toolKit.resultName(prepared, type), taken) };
-        item.link.href = URL.createObjectURL(reply.blob);
-        urls.push(item.link.href);
+        item.link.href = remember(reply.blob);
         item.link.download = item.result.name;
         item.link.setAttribute("aria-label", app.t("batch.download", { name: item.result.name }));
         item.link.hidden = false;
@@ -75,8 +73,7 @@
   async function downloadAll() {
     const files = items.filter((item) => item.result).map((item) => item.result);
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(await app.zip(files));
-    urls.push(link.href);
+    link.href = remember(await app.zip(files));
     link.download = "imgmend-photos.zip";
     document.body.append(link);
     link.click();

@@ -15,12 +15,10 @@
     els[id] = $(id);
   }
   let photo = null; // {blob, name, width, height}
-  let urls = [];
   let controller = null;
   let timer = null;
 
-  const remember = (blob) => { const url = URL.createObjectURL(blob); urls.push(url); return url; };
-  const forget = () => { urls.forEach((u) => URL.revokeObjectURL(u)); urls = []; };
+  const { remember, forget } = app.blobUrls();
 
   function show(state) {
     els.pick.hidden = state !== "idle";
