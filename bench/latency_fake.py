@@ -1,4 +1,4 @@
-"""The loopback fake Replicate (tests/fake_replicate.py) with a fixed model latency, for the benches.
+"""The loopback fake Replicate (tests/support/fake_replicate.py) with a fixed model latency, for the benches.
 
 Every prediction takes `latency_s` from its create request. A create sent with `Prefer: wait=N`
 is held like the real API holds it: up to min(N, `wait_cap_s`) seconds; when the model is done by
@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from werkzeug.wrappers import Response  # noqa: E402
 
-from tests.fake_replicate import ROUTES, FakeReplicate  # noqa: E402
+from tests.support.fake_replicate import ROUTES, FakeReplicate  # noqa: E402
 
 _WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?")
 REAL_MAX_WAIT_S = 60  # the API holds a Prefer: wait request for at most 60 s

@@ -281,7 +281,7 @@ def upload_rss(jpeg, runs):
 
 def bomb(runs):
     """(median ms to reject, extra peak RSS MB, status, error code) for the PNG bomb, in a fresh process."""
-    from tests.hostile.build import png_bomb
+    from tests.support.hostile.build import png_bomb
 
     reading = _run_child(["bomb", str(runs)], png_bomb(*BOMB_SIZE), child_env())
     return statistics.median(reading["ms"]), reading["peak_mb"] - reading["before_mb"], reading["status"], reading["code"]

@@ -1,24 +1,18 @@
 """Shared fixtures: a clean environment per test, WSGI clients for the api modules, photos, Redis."""
 
 import importlib
-import io
-import os
 import shutil
-import socket
 import subprocess
 import time
 
-import numpy as np
 import pytest
-from PIL import Image
 from werkzeug.test import Client
 
 from lib import engines, quota
+from tests.support.env import free_port, need
+from tests.support.fake_replicate import FakeReplicate
+from tests.support.images import encode, photo
 
-import importlib.util as _iu
-pytest_plugins = ["tests.conftest_replicate"] if _iu.find_spec("tests.conftest_replicate") else []
-
-IN_CI = bool(os.environ.get("CI"))
 ENV_VARS = (
     "IMGMEND_ENGINE", "REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REDIS_URL", "IMGMEND_SECRET",
     "FREE_DAILY_LIMIT", "RATE_LIMIT_PER_MINUTE", "STRIPE_SECRET_KEY", "STRIPE_PRICE_ID",
@@ -26,13 +20,6 @@ ENV_VARS = (
     "REPLICATE_MODEL_DENOISE", "REPLICATE_MODEL_REMOVE_BG", "REPLICATE_MODEL_REMOVE_WATERMARK",
     "IMGMEND_ADMIN_TOKEN",
 )
-
-
-def need(reason):
-    """Skip locally with a loud reason; in CI a missing dependency is a failure, never a skip."""
-    if IN_CI:
-        pytest.fail(f"CI must provide this: {reason}")
-    pytest.skip(f"NOT RUN LOCALLY — {reason} (CI installs it and runs this test)")
 
 
 @pytest.fixture(autouse=True)
@@ -61,31 +48,10 @@ def api():
     return make
 
 
-def encode(img, fmt="JPEG", **params):
-    """An in-memory file of `img`."""
-    buf = io.BytesIO()
-    img.save(buf, fmt, **params)
-    return buf.getvalue()
-
-
-def photo(name="chelsea", size=None):
-    """A real photo shipped inside scikit-image, as an RGB Pillow image."""
-    from skimage import data
-
-    img = Image.fromarray(np.ascontiguousarray(getattr(data, name)()[..., :3]))
-    return img.resize(size, Image.Resampling.LANCZOS) if size else img
-
-
 @pytest.fixture(scope="session")
 def small_jpeg():
     """A 160x120 real photo as JPEG bytes."""
     return encode(photo("chelsea", (160, 120)), "JPEG", quality=92)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +60,7 @@ def redis_server():
     binary = shutil.which("redis-server")
     if not binary:
         need("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -120,3 +86,27 @@ def redis_env(redis_server, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_server["url"])
     quota.reset()
     return redis_server
+
+
+MODEL_VARIABLES = ("REPLICATE_MODEL_DENOISE", "REPLICATE_MODEL_REMOVE_BG", "REPLICATE_MODEL_REMOVE_WATERMARK")
+
+
+@pytest.fixture
+def fake_replicate():
+    """A fake Replicate API running on 127.0.0.1 (a fresh server and state per test)."""
+    fake = FakeReplicate().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def replicate_env(monkeypatch, fake_replicate):
+    """Token, base URL and engine set for the fake; model overrides cleared. Returns the fake."""
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake_replicate.token)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake_replicate.base_url)
+    monkeypatch.setenv("IMGMEND_ENGINE", "replicate")
+    for name in MODEL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return fake_replicate

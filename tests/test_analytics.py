@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from lib import analytics, quota, tokens
-from tests.conftest import encode, photo
+from tests.support.images import encode, photo
+from tests.support.stores import dump
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 JPEG = encode(photo("chelsea", (64, 48)))
@@ -63,17 +64,6 @@ def totals(api, monkeypatch):
     response = stats(api)
     assert response.status_code == 200
     return response.get_json()["totals"]
-
-
-def dump(client):
-    """Every Redis key with its value, as one blob, plus the key set."""
-    blob, keys = b"", set()
-    for key in client.keys("*"):
-        keys.add(key.decode())
-        kind = client.type(key).decode()
-        value = client.hgetall(key) if kind == "hash" else {b"": client.get(key) or b""} if kind == "string" else {}
-        blob += key + b"=" + b";".join(k + b":" + v for k, v in sorted(value.items())) + b"\n"
-    return keys, blob
 
 
 # --- page views ---------------------------------------------------------------------------------

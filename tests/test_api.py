@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from lib import config
-from tests.conftest import encode, photo
-from tests.test_images import exif_bytes, left_red, png_header_only
+from tests.support.images import encode, photo
+from tests.support.images import exif_bytes, left_red, png_header_only
 
 
 def error_of(response):

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from lib import config, engines
-from tests.conftest import encode, photo
-from tests.test_images import exif_bytes
+from tests.support.images import encode, photo
+from tests.support.images import exif_bytes
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ import stripe
 
 from lib import config, engines, quota
 from lib.engines.replicate import ReplicateEngine
-from tests.conftest import encode, need, photo
-from tests.fake_stripe import FakeStripe, fixture, serving
-from tests.fake_replicate import MODEL_ERROR
+from tests.support.env import need
+from tests.support.images import encode, photo
+from tests.support.fake_stripe import FakeStripe, fixture, serving
+from tests.support.fake_replicate import MODEL_ERROR
 
 JPEG = encode(photo("chelsea", (80, 60)))
 LIMIT = 3

@@ -1,8 +1,8 @@
 """Hostile-input fuzzing of the image validator and the request path (issue 5, item 4).
 
 Over 100,000 inputs, all seeded and reproducible: a malformed corpus of the kinds in Pillow's own
-test images (tests/hostile/corpus.py), malformed multipart requests (tests/hostile/multipart.py),
-seeded mutations of valid images and request bodies (tests/hostile/mutate.py), and hypothesis runs
+test images (tests/support/hostile/corpus.py), malformed multipart requests (tests/support/hostile/multipart.py),
+seeded mutations of valid images and request bodies (tests/support/hostile/mutate.py), and hypothesis runs
 with derandomize=True. For every input: a valid image or a contract 4xx JSON error — never a 5xx or
 an unexpected exception — within 2 s, with bounded memory. The engine's model call is replaced by
 an identity (the model is not what is fuzzed). Costs about 90 s on one core.
@@ -26,9 +26,9 @@ import api.denoise  # noqa: F401 - imports lib.http (and its log level) before t
 from lib import config, images
 from lib.engines.local import LocalEngine
 from lib.errors import ImgmendError
-from tests.hostile import corpus as hostile
-from tests.hostile import multipart as mp
-from tests.hostile.mutate import Mutator
+from tests.support.hostile import corpus as hostile
+from tests.support.hostile import multipart as mp
+from tests.support.hostile.mutate import Mutator
 
 N_VALIDATOR = 58_000  # mutated images straight into lib.images
 N_REQUESTS = 26_000  # mutated images through the WSGI apps

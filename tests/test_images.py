@@ -1,7 +1,6 @@
 """Image validation and normalisation: every image-related contract error, and real-world oddities."""
 
 import io
-import struct
 
 import numpy as np
 import pytest
@@ -9,39 +8,7 @@ from PIL import Image, ImageCms
 
 from lib import config, images
 from lib.errors import InvalidImage, PayloadTooLarge, TooManyPixels, UnsupportedFormat
-from tests.conftest import encode, photo
-from tests.hostile import build as hostile
-
-
-def png_header_only(width, height):
-    """A PNG whose IHDR claims width x height, with almost no pixel data (a decompression bomb)."""
-    return hostile.png(width, height, b"")
-
-
-def jpeg_with_size(width, height):
-    """A real small JPEG whose SOF header is patched to claim width x height."""
-    data = bytearray(encode(Image.new("RGB", (16, 16), "gray")))
-    at = data.index(b"\xff\xc0")  # baseline SOF0: FF C0, length(2), precision(1), height(2), width(2)
-    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
-
-
-def exif_bytes(orientation=None, gps=True):
-    """EXIF with an orientation tag and GPS coordinates."""
-    exif = Image.Exif()
-    if orientation:
-        exif[0x0112] = orientation
-    if gps:
-        exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
-    exif[0x010F] = "PhoneMaker"
-    return exif.tobytes()
-
-
-def left_red(size=(120, 80)):
-    """Red left half, blue right half: orientation mistakes are visible."""
-    img = Image.new("RGB", size, (0, 0, 255))
-    img.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
-    return img
+from tests.support.images import encode, exif_bytes, jpeg_with_size, left_red, photo, png_header_only
 
 
 # --- the contract's image error codes, straight from lib.images --------------------------------

@@ -31,8 +31,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from lib import config, engines
-from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe, fixture, serving
+from tests.support.images import encode, photo
+from tests.support.fake_stripe import FakeStripe, fixture, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_ENDPOINTS = ("denoise", "remove_bg", "remove_watermark", "watermark_mask")

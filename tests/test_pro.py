@@ -9,8 +9,8 @@ import stripe
 from itsdangerous import URLSafeTimedSerializer
 
 from lib import tokens
-from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe, fixture
+from tests.support.images import encode, photo
+from tests.support.fake_stripe import FakeStripe, fixture
 
 WEBHOOK_SECRET = "whsec_test_secret"
 

@@ -11,8 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from lib.devserver import create_app
-from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe, serving
+from tests.support.images import encode, photo
+from tests.support.fake_stripe import FakeStripe, serving
 
 
 def serve(app):

@@ -9,7 +9,7 @@ import pytest
 
 from lib import engines, quota
 from lib.errors import UpstreamError
-from tests.conftest import encode, photo
+from tests.support.images import encode, photo
 
 JPEG = encode(photo("chelsea", (64, 48)))
 

@@ -56,7 +56,7 @@ def test_the_heavy_list_is_detected_when_loaded():
 BOMB_CHILD = r"""
 import io, json, sys
 from PIL import ImageFile
-from tests.hostile.build import png_bomb
+from tests.support.hostile.build import png_bomb
 from werkzeug.test import Client
 
 def hwm_mb():

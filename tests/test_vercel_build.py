@@ -3,7 +3,7 @@
 `vercel build` (npm vercel@58.10.0, @vercel/python, uv, Python 3.12) runs once on a temporary copy;
 the tests read its Build Output (functions, static files, routes) against vercel.json and public/,
 then start each function from its own bundle under vercel_runtime on a bare Python 3.12 (see
-tests/vercel_local.py) and send it requests, with Replicate and Stripe as loopback fakes and a real
+tests/support/vercel_local.py) and send it requests, with Replicate and Stripe as loopback fakes and a real
 Redis shared by all functions as Upstash is in production. Costs 45-75 s on a busy 2-core machine:
 the build 22-37 s (more with a cold uv cache), twelve function starts 4-26 s, the requests ~15 s.
 """
@@ -27,10 +27,11 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 from lib import config as app_config
-from tests import vercel_local as vl
-from tests.conftest import encode, need, photo
-from tests.fake_replicate import FakeReplicate
-from tests.fake_stripe import FakeStripe, fixture
+from tests.support import vercel_local as vl
+from tests.support.env import need
+from tests.support.images import encode, photo
+from tests.support.fake_replicate import FakeReplicate
+from tests.support.fake_stripe import FakeStripe, fixture
 
 ROOT = vl.ROOT
 API_NAMES = sorted(p.stem for p in (ROOT / "api").glob("*.py") if not p.name.startswith("_"))

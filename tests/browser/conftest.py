@@ -1,20 +1,18 @@
 """Browser fixtures: the real site on the dev server (local engine) in a thread, and Debian's chromium
 driven by Playwright. Missing chromium/playwright/axe-core: a loud skip locally, a failure in CI."""
 
-import io
 import os
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import encode, need, photo
+from tests.support.browser import ROOT
+from tests.support.env import need
+from tests.support.images import encode, photo
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("IMGMEND_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync"]
 

@@ -2,8 +2,7 @@
 
 import json
 
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_site import run_tool, upload
+from tests.support.browser import ARTIFACTS, run_tool, upload
 
 ADMIN = "admin-token-for-the-browser-test-0123456789"
 

@@ -3,7 +3,7 @@ comparison's zoom and panning by keys and by dragging."""
 
 import re
 
-from tests.browser.test_site import upload
+from tests.support.browser import upload
 
 FOCUSABLE_FIRST = ["Skip to content", "imgmend", "Home", "Noise remover"]
 

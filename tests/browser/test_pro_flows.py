@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_site import EN, ZH
-from tests.conftest import encode, photo
-from tests.fake_stripe import FakeStripe, serving
+from tests.support.browser import ARTIFACTS, EN, ZH
+from tests.support.images import encode, photo
+from tests.support.fake_stripe import FakeStripe, serving
 
 CHECKOUT = "https://checkout.stripe.com/"
 

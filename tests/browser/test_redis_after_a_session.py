@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from tests.browser.test_site import PAGES, run_tool, upload
-from tests.test_analytics import dump
+from tests.support.browser import PAGES, run_tool, upload
+from tests.support.stores import dump
 
 # Same family and major version ("Chrome 131"), both desktop: only the details differ.
 VISITORS = [

@@ -1,30 +1,13 @@
 """The site in a real browser (Debian chromium via Playwright) against the dev server on the local engine."""
 
 import io
-import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import ARTIFACTS
-
-PUBLIC = Path(__file__).resolve().parents[2] / "public"
-ZH = json.loads((PUBLIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
-EN = json.loads((PUBLIC / "i18n" / "en.json").read_text(encoding="utf-8"))
-PAGES = ["/", "/denoise", "/remove-background", "/remove-watermark", "/pro", "/privacy", "/faq", "/about",
-         "/terms", "/no-such-page"]
+from tests.support.browser import ARTIFACTS, EN, PAGES, ZH, run_tool, upload
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
-
-
-def upload(page, path):
-    page.set_input_files("#file", str(path))
-    page.locator("#go").wait_for(state="visible")
-
-
-def run_tool(page):
-    page.click("#go")
-    page.locator("#result").wait_for(state="visible", timeout=90_000)
 
 
 @pytest.mark.parametrize("path, tool, fmt", [

@@ -4,7 +4,7 @@ chunk/segment surgery and header field edits (with PNG CRCs fixed so edits reach
 import random
 import struct
 
-from tests.hostile.build import fix_png_crcs, png_chunks, png_from_chunks, riff, riff_chunks
+from tests.support.hostile.build import fix_png_crcs, png_chunks, png_from_chunks, riff, riff_chunks
 
 INTERESTING_8 = (0x00, 0x01, 0x7F, 0x80, 0xFF)
 INTERESTING_16 = (0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF)

@@ -10,7 +10,7 @@ import zlib
 from PIL import Image
 
 from lib import config
-from tests.hostile.build import (
+from tests.support.hostile.build import (
     chunk,
     exif_app1,
     gif_header_end,

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 # What `vercel link` would write; with it the CLI builds without an account or network.
 PROJECT_JSON = {"projectId": "prj_offline", "orgId": "team_offline", "settings": {"framework": None}}
 # Without git: local tools, caches and test output are not the project (Vercel never receives them).

@@ -1,12 +1,13 @@
 """A small in-memory Stripe API for tests, built from Stripe's own fixture objects.
 
 The real `stripe` client talks HTTP to it, either through `responses` stubs (install_responses) or
-over loopback (serve). Objects are copies of `../shared/fixtures/stripe/fixtures3.json` with the
+over loopback (serve). Objects are copies of `tests/fixtures/stripe/fixtures3.json` (vendored; see its README) with the
 fields a test cares about patched, so every payload keeps real Stripe field names and nesting.
 """
 
 import contextlib
 import copy
+import functools
 import json
 import pathlib
 import re
@@ -14,16 +15,17 @@ import threading
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-_FIXTURES = None
-SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stripe" / "fixtures3.json"
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "fixtures3.json"
+
+
+@functools.cache
+def _resources():
+    return json.loads(FIXTURES.read_text())["resources"]
 
 
 def fixture(kind):
     """A deep copy of Stripe's example object of this kind (e.g. 'checkout.session')."""
-    global _FIXTURES
-    if _FIXTURES is None:
-        _FIXTURES = json.loads(SHARED.read_text())["resources"]
-    return copy.deepcopy(_FIXTURES[kind])
+    return copy.deepcopy(_resources()[kind])
 
 
 def _list(url, data):

@@ -1,0 +1,1 @@
+"""Test support: images, fakes of the outside services, browser and environment helpers."""

@@ -1,0 +1,55 @@
+"""Test images: real photos shipped inside scikit-image, encoders, and crafted headers and metadata."""
+
+import io
+import struct
+
+import numpy as np
+from PIL import Image
+
+from tests.support.hostile import build as hostile
+
+
+def encode(img, fmt="JPEG", **params):
+    """An in-memory file of `img`."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def photo(name="chelsea", size=None):
+    """A real photo shipped inside scikit-image, as an RGB Pillow image."""
+    from skimage import data
+
+    img = Image.fromarray(np.ascontiguousarray(getattr(data, name)()[..., :3]))
+    return img.resize(size, Image.Resampling.LANCZOS) if size else img
+
+
+def png_header_only(width, height):
+    """A PNG whose IHDR claims width x height, with almost no pixel data (a decompression bomb)."""
+    return hostile.png(width, height, b"")
+
+
+def jpeg_with_size(width, height):
+    """A real small JPEG whose SOF header is patched to claim width x height."""
+    data = bytearray(encode(Image.new("RGB", (16, 16), "gray")))
+    at = data.index(b"\xff\xc0")  # baseline SOF0: FF C0, length(2), precision(1), height(2), width(2)
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def exif_bytes(orientation=None, gps=True):
+    """EXIF with an orientation tag and GPS coordinates."""
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    if gps:
+        exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
+    exif[0x010F] = "PhoneMaker"
+    return exif.tobytes()
+
+
+def left_red(size=(120, 80)):
+    """Red left half, blue right half: orientation mistakes are visible."""
+    img = Image.new("RGB", size, (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    return img
