@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt
 	touch $@
 
 dev: install  ## the site and API on http://127.0.0.1:3000 (local engine unless REPLICATE_API_TOKEN is set)
-	$(BIN)/python -m lib.devserver
+	$(BIN)/python -m dev
 
 test: install  ## the whole suite (Redis tests need redis-server on PATH; CI installs it)
 	$(BIN)/python -m pytest

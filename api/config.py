@@ -1,9 +1,9 @@
 """GET /api/config — the public settings the browser needs (limits, free quota left, engine, Pro)."""
 
-from lib import http, tools
+from lib import http, pipeline
 
 
 @http.endpoint("GET")
 def app(request):
     """Answer with the public configuration as JSON."""
-    return http.json_response(tools.public_config(request))
+    return http.json_response(pipeline.public_config(request))

@@ -1,9 +1,9 @@
 """POST /api/denoise — Remove noise from a photo."""
 
-from lib import http, tools
+from lib import http, pipeline
 
 
 @http.endpoint("POST")
 def app(request):
     """Remove noise from a photo."""
-    return tools.run_tool("denoise", request)
+    return pipeline.run_tool("denoise", request)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from lib import devserver  # noqa: E402
+from dev import server as devserver  # noqa: E402
 
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 CHROMIUM = os.environ.get("IMGMEND_CHROMIUM", "/usr/bin/chromium")

@@ -2,7 +2,7 @@
 
 Run from the repo root with the dev venv:  .venv/bin/python bench/load.py [--clients 50] [--seconds 60]
 It starts the loopback fake Replicate (every prediction takes --latency s, answered through
-Prefer: wait) in this process and `python -m lib.devserver` as a subprocess on a free 127.0.0.1
+Prefer: wait) in this process and `python -m dev` as a subprocess on a free 127.0.0.1
 port, pointed at the fake. The clients (threads, one httpx connection each) POST a small real photo
 to /api/denoise and /api/remove_bg in turn as Pro (a token minted with a throwaway IMGMEND_SECRET;
 the burst limit is raised through RATE_LIMIT_PER_MINUTE, since every client shares 127.0.0.1) and
@@ -65,7 +65,7 @@ def pro_token(secret):
 
 
 class DevServer:
-    """`python -m lib.devserver` in a subprocess; its stderr is drained (kept: the last lines)."""
+    """`python -m dev` in a subprocess; its stderr is drained (kept: the last lines)."""
 
     def __init__(self, env):
         self.port = free_port()
@@ -73,7 +73,7 @@ class DevServer:
         self.tail = collections.deque(maxlen=40)
         self.tracebacks = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lib.devserver", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "dev", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         # One log line per request: an undrained pipe would block the server once it fills.
@@ -83,7 +83,7 @@ class DevServer:
     def _drain(self):
         for raw in self.proc.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
-            if "Traceback" in line or line.startswith("devserver:"):
+            if "Traceback" in line or line.startswith("dev server:"):
                 self.tracebacks += 1
             self.tail.append(line)
 

@@ -23,10 +23,11 @@ import numpy as np  # noqa: E402
 import skimage.data  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
+from lib import catalog  # noqa: E402
 from lib.engines.local import LocalEngine  # noqa: E402
 
 SIZES = {"1 MP": (1224, 816), "12 MP": (4000, 3000), "24 MP": (6000, 4000)}
-TOOLS = ("denoise", "remove_bg", "remove_watermark", "watermark_mask")
+TOOLS = (*catalog.IDS, "watermark_mask")
 
 
 def peak_rss_mb():

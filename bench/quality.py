@@ -29,8 +29,8 @@ Watermark   white and black marks blended at opacity 0.3/0.5/0.7 through anti-al
             learned detector, lib/engines/local/watermark_model.py). PSNR/SSIM
             "in" = over the exact footprint (the same pixels for every mask, so a missed mark
             counts), "all" = whole image. Detection: precision = detected pixels within 2 px of
-            the footprint, recall = footprint pixels detected (as tests/test_local_engine.py); the
-            Pillow-only heuristic lib.watermark_detect is reported beside it as "heuristic".
+            the footprint, recall = footprint pixels detected (as tests/engines/test_local.py); the
+            Pillow-only heuristic lib.heuristic_mask is reported beside it as "heuristic".
             Baselines: cv2.inpaint TELEA and NS, radius 5, with the same masks.
 """
 
@@ -54,7 +54,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # noqa: E402
 
 from lib.engines.local import LocalEngine  # noqa: E402
-from lib.watermark_detect import detect_watermark as heuristic_detect  # noqa: E402
+from lib.heuristic_mask import detect_watermark as heuristic_detect  # noqa: E402
 
 THREADS = int(os.environ.get("IMGMEND_LOCAL_THREADS", "2"))
 cv2.setNumThreads(THREADS)
@@ -558,7 +558,7 @@ def bench_watermark(engine, photos, opacities):
           ["s", "s", "s", ".2f", ".2f", "s", ".2f", ".2f", "s"])
     hp, hn, hr = (sum(r[k] for r in records) for k in ("heur_tp_p", "heur_n", "heur_tp_r"))
     tn = sum(r["truth_n"] for r in records)
-    print(f"heuristic (lib.watermark_detect, baseline): pooled precision {hp / hn if hn else 0.0:.3f}, recall "
+    print(f"heuristic (lib.heuristic_mask, baseline): pooled precision {hp / hn if hn else 0.0:.3f}, recall "
           f"{hr / tn:.3f}; empty masks {sum(1 for r in records if r['heur_n'] == 0)}/{len(records)}; flagged on the "
           "clean photos: " + ", ".join(f"{100 * a:.2f} %" for a in heur_alarm))
     print(f"learned detector speed: {median(det_seconds):.2f} s/MP median")

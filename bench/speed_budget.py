@@ -189,7 +189,6 @@ def server_work(jpeg, runs):
     from lib import engines
 
     use_env()
-    engines._engines["local"] = IdentityEngine()  # the registry get_engine() reads
     import api.denoise
 
     body, ctype = multipart(jpeg)
@@ -204,15 +203,15 @@ def server_work(jpeg, runs):
         image.load()
         image.save(io.BytesIO(), "JPEG", quality=90)
 
-    request()  # untimed: first-call imports
     wall, cpu = {"full": [], "bare": []}, {"full": [], "bare": []}
-    for _ in range(runs):
-        for key, fn in (("full", request), ("bare", bare)):  # paired: each baseline right after its request
-            start, start_cpu = time.perf_counter(), time.process_time()
-            fn()
-            wall[key].append(time.perf_counter() - start)
-            cpu[key].append(time.process_time() - start_cpu)
-    engines._engines.pop("local", None)
+    with engines.use(IdentityEngine(), "local"):  # the engine get_engine() serves
+        request()  # untimed: first-call imports
+        for _ in range(runs):
+            for key, fn in (("full", request), ("bare", bare)):  # paired: each baseline right after its request
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn()
+                wall[key].append(time.perf_counter() - start)
+                cpu[key].append(time.process_time() - start_cpu)
 
     def ratio(times):
         return statistics.median(f / b for f, b in zip(times["full"], times["bare"]))
@@ -235,7 +234,7 @@ def end_to_end(photo, runs):
         fake = FixedLatencyReplicate(latency, wait_cap_s=wait_cap).start()
         try:
             use_env(IMGMEND_ENGINE="replicate", REPLICATE_API_TOKEN=fake.token, REPLICATE_BASE_URL=fake.base_url)
-            engines._engines.pop("replicate", None)
+            engines.forget("replicate")
             totals = []
             for _ in range(1 if label is None else runs):
                 start = time.perf_counter()
@@ -250,7 +249,7 @@ def end_to_end(photo, runs):
         finally:
             fake.stop()
     use_env()
-    engines._engines.pop("replicate", None)
+    engines.forget("replicate")
     return results
 
 

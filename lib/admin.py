@@ -3,11 +3,7 @@
 import hmac
 
 from lib import config, http
-from lib.errors import InvalidToken, NotConfigured
-
-
-class InvalidAdminToken(InvalidToken):
-    message = "The admin token is missing or wrong."
+from lib.errors import InvalidAdminToken, NotConfigured
 
 
 def require_admin(request):

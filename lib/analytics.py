@@ -18,7 +18,7 @@ import time
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lib import config, quota
-from lib.errors import ImgmendError, UpstreamUnavailable
+from lib.errors import ImgmendError, InvalidRequest, UpstreamUnavailable
 
 log = logging.getLogger("imgmend.analytics")
 
@@ -230,6 +230,17 @@ def _latency_summary(latency):
 
 
 DIMENSIONS = ("views", "browser", "device", "country", "runs", "latency")
+
+
+def parse_days(value):
+    """The `days` of a stats request: a whole number from 1 to MAX_DAYS, else invalid_request."""
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidRequest(f"days must be a whole number from 1 to {MAX_DAYS}.")
+    return days
 
 
 def report(days=7):

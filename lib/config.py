@@ -1,20 +1,65 @@
-"""Settings read from the environment when used, never at import (secrets stay out of module state)."""
+"""Limits of the contract and settings read from the environment when used, never at import.
+
+Every environment variable the project reads is named in SETTINGS and read through `env()`;
+`.env.example` documents exactly these (tests/test_config.py checks both ways).
+"""
 
 import os
 
-MAX_BYTES = 4 * 1024 * 1024  # 4,194,304: the contract's per-image cap
-MAX_BODY_BYTES = MAX_BYTES + 512 * 1024  # room for a mask and multipart framing; Vercel stops at 4.5 MB
+MB = 1024 * 1024
+MAX_BYTES = 4 * MB  # 4,194,304: the contract's per-image cap
+PLATFORM_BODY_BYTES = 4 * MB + 512 * 1024  # Vercel refuses request and response bodies over 4.5 MB
+MAX_BODY_BYTES = PLATFORM_BODY_BYTES  # room for a mask and multipart framing beside the image
 MAX_PIXELS = 40_000_000
-MAX_RESPONSE_BYTES = 4 * 1024 * 1024 + 256 * 1024  # keep results under Vercel's 4.5 MB response cap
+MAX_RESPONSE_BYTES = 4 * MB + 256 * 1024  # results stay safely under the platform's 4.5 MB
 FORMATS = ("JPEG", "PNG", "WEBP")
-TOOLS = ("denoise", "remove_bg", "remove_watermark")
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 # Replicate must answer inside the function's maxDuration (vercel.json: 90 s), leaving time to
 # cancel the prediction, delete the uploads and send the reply.
 REPLICATE_DEADLINE_S = 75.0
 
+SETTINGS = (
+    "IMGMEND_ENGINE",
+    "REPLICATE_API_TOKEN",
+    "REPLICATE_BASE_URL",
+    "REPLICATE_MODEL_DENOISE",
+    "REPLICATE_MODEL_REMOVE_BG",
+    "REPLICATE_MODEL_REMOVE_WATERMARK",
+    "IMGMEND_SECRET",
+    "REDIS_URL",
+    "FREE_DAILY_LIMIT",
+    "RATE_LIMIT_PER_MINUTE",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_PRICE_ID",
+    "STRIPE_API_BASE",
+    "PRO_DISPLAY_PRICE",
+    "PUBLIC_BASE_URL",
+    "IMGMEND_ADMIN_TOKEN",
+    "IMGMEND_LOCAL_THREADS",
+)
+
+
+def size_label(n_bytes):
+    """A byte count as the site says it: 4 MB, 4.5 MB (binary megabytes)."""
+    return f"{n_bytes / MB:g} MB"
+
+
+def pixels_label(n_pixels):
+    """A pixel count as the site says it: 40 megapixels."""
+    return f"{n_pixels / 1_000_000:g} megapixels"
+
+
+def formats_label(formats=FORMATS):
+    """The accepted formats in words: "JPEG, PNG or WebP"."""
+    names = [FORMAT_NAMES[f] for f in formats]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
 
 def env(name, default=None):
-    """One environment variable, empty treated as unset."""
+    """One environment variable from SETTINGS, empty treated as unset."""
+    if name not in SETTINGS:
+        raise KeyError(f"{name} is not a setting of this project (add it to lib/config.SETTINGS)")
     value = os.environ.get(name, "").strip()
     return value or default
 
@@ -45,6 +90,16 @@ def rate_limit_per_minute():
     return max(1, env_int("RATE_LIMIT_PER_MINUTE", 20))
 
 
+def local_threads():
+    """Threads each local-engine model may use (IMGMEND_LOCAL_THREADS, default 2)."""
+    return max(1, env_int("IMGMEND_LOCAL_THREADS", 2))
+
+
 def secrets():
     """IMGMEND_SECRET as a list, newest first (comma-separated for rotation)."""
     return [s.strip() for s in (env("IMGMEND_SECRET") or "").split(",") if s.strip()]
+
+
+def public_base_url():
+    """The site's public origin (Stripe return URLs), without a trailing slash."""
+    return (env("PUBLIC_BASE_URL") or "http://127.0.0.1:3000").rstrip("/")

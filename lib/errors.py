@@ -1,4 +1,9 @@
-"""One exception base for everything the API can answer with, mapped to HTTP in lib.http."""
+"""One exception base for everything the API can answer with, mapped to HTTP in lib.http.
+
+Every error class of the project is here; messages that name a limit are built from lib.config.
+"""
+
+from lib import config
 
 
 class ImgmendError(Exception):
@@ -24,6 +29,10 @@ class InvalidRequest(ImgmendError):
     message = "The request is malformed."
 
 
+class SignatureInvalid(InvalidRequest):
+    message = "The Stripe signature is missing, invalid or too old."
+
+
 class InvalidImage(ImgmendError):
     status, code = 400, "invalid_image"
     message = "The file could not be read as an image: it may be truncated, corrupt or empty."
@@ -32,6 +41,10 @@ class InvalidImage(ImgmendError):
 class InvalidToken(ImgmendError):
     status, code = 401, "invalid_token"
     message = "The Pro token is invalid or has expired. Verify your Pro key again."
+
+
+class InvalidAdminToken(InvalidToken):
+    message = "The admin token is missing or wrong."
 
 
 class QuotaExceeded(ImgmendError):
@@ -56,17 +69,17 @@ class MethodNotAllowed(ImgmendError):
 
 class PayloadTooLarge(ImgmendError):
     status, code = 413, "payload_too_large"
-    message = "The file is larger than the 4 MB limit."
+    message = f"The file is larger than the {config.size_label(config.MAX_BYTES)} limit."
 
 
 class TooManyPixels(ImgmendError):
     status, code = 413, "too_many_pixels"
-    message = "The image has more than 40 megapixels."
+    message = f"The image has more than {config.pixels_label(config.MAX_PIXELS)}."
 
 
 class UnsupportedFormat(ImgmendError):
     status, code = 415, "unsupported_format"
-    message = "This file type is not supported. Use a JPEG, PNG or WebP image."
+    message = f"This file type is not supported. Use a {config.formats_label()} image."
 
 
 class RateLimited(ImgmendError):
@@ -87,6 +100,12 @@ class UpstreamUnavailable(ImgmendError):
 class NotConfigured(ImgmendError):
     status, code = 503, "not_configured"
     message = "This feature is not configured on the server."
+
+
+class WebhookNotConfigured(NotConfigured):
+    """The webhook secret is unset: answer 500 so Stripe keeps retrying until it is set."""
+
+    status = 500
 
 
 class UpstreamTimeout(ImgmendError):

@@ -144,7 +144,7 @@ def _read_part(storage, name):
     """A multipart file part's bytes, capped at the per-image limit."""
     data = storage.stream.read(config.MAX_BYTES + 1)
     if len(data) > config.MAX_BYTES:
-        raise PayloadTooLarge(f"The {name} is larger than the 4 MB limit.")
+        raise PayloadTooLarge(f"The {name} is larger than the {config.size_label(config.MAX_BYTES)} limit.")
     return data
 
 

@@ -148,11 +148,11 @@ def open_checked(data, *, error=InvalidImage, what="image"):
     if not data:
         raise error(f"The {what} is empty.")
     if len(data) > config.MAX_BYTES:
-        raise PayloadTooLarge(f"The {what} is larger than the 4 MB limit.")
+        raise PayloadTooLarge(f"The {what} is larger than the {config.size_label(config.MAX_BYTES)} limit.")
     fmt = sniff_format(data)
     if fmt is None:
         if error is not InvalidImage:
-            raise error(f"The {what} is not a JPEG, PNG or WebP image.")
+            raise error(f"The {what} is not a {config.formats_label()} image.")
         raise UnsupportedFormat()
     if too_costly(data, fmt):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.")
@@ -161,14 +161,14 @@ def open_checked(data, *, error=InvalidImage, what="image"):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooManyPixels(f"The {what} has more than 40 megapixels.") from None
+        raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
     width, height = img.size
     if width < 1 or height < 1:
         raise error(f"The {what} has no pixels.")
     if width * height > config.MAX_PIXELS:
-        raise TooManyPixels(f"The {what} has more than 40 megapixels.")
+        raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.")
     return img, fmt
 
 
@@ -180,7 +180,7 @@ def _decode(img, error, what):
             img.seek(0)
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooManyPixels(f"The {what} has more than 40 megapixels.") from None
+        raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
 
@@ -354,4 +354,4 @@ def encode(img, fmt, icc=None):
         data = _save(target, out_fmt, fit_icc, **params)
         if len(data) <= config.MAX_RESPONSE_BYTES:
             return data, out_fmt
-    raise UpstreamError("The result could not be encoded within the 4.5 MB response limit.")
+    raise UpstreamError(f"The result could not be encoded within the {config.size_label(config.PLATFORM_BODY_BYTES)} response limit.")

@@ -22,7 +22,9 @@ from lib.errors import (
     InvalidRequest,
     NotConfigured,
     NotPro,
+    SignatureInvalid,
     UpstreamUnavailable,
+    WebhookNotConfigured,
 )
 
 log = logging.getLogger("imgmend.payments")
@@ -47,16 +49,6 @@ HANDLED_EVENTS = frozenset({
     "charge.dispute.created",
 })
 TIMEOUT_S = 10
-
-
-class WebhookNotConfigured(NotConfigured):
-    """The webhook secret is unset: answer 500 so Stripe keeps retrying until it is set."""
-
-    status = 500
-
-
-class SignatureInvalid(InvalidRequest):
-    message = "The Stripe signature is missing, invalid or too old."
 
 
 def _client():
@@ -105,10 +97,6 @@ def _metadata(obj):
     return meta.to_dict() if meta is not None else {}
 
 
-def _base_url():
-    return (config.env("PUBLIC_BASE_URL") or "http://127.0.0.1:3000").rstrip("/")
-
-
 def create_checkout(lang):
     """A Checkout Session for STRIPE_PRICE_ID; returns its URL."""
     price_id = config.env("STRIPE_PRICE_ID")
@@ -121,8 +109,8 @@ def create_checkout(lang):
         params = {
             "mode": "subscription" if recurring else "payment",
             "line_items": [{"price": price_id, "quantity": 1}],
-            "success_url": _base_url() + "/?session_id={CHECKOUT_SESSION_ID}",
-            "cancel_url": _base_url() + "/pro",
+            "success_url": config.public_base_url() + "/?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": config.public_base_url() + "/pro",
             "locale": "zh" if lang == "zh" else "en",
         }
         if not recurring:
@@ -216,7 +204,7 @@ def portal_url(customer_id):
     client = _client()
     with stripe_errors():
         session = client.v1.billing_portal.sessions.create(
-            {"customer": customer_id, "return_url": _base_url() + "/pro"}
+            {"customer": customer_id, "return_url": config.public_base_url() + "/pro"}
         )
     return session.url
 

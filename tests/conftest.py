@@ -8,31 +8,22 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from lib import engines, quota
+from lib import config, engines, quota
 from tests.support.env import free_port, need
 from tests.support.fake_replicate import FakeReplicate
 from tests.support.images import encode, photo
 
-ENV_VARS = (
-    "IMGMEND_ENGINE", "REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REDIS_URL", "IMGMEND_SECRET",
-    "FREE_DAILY_LIMIT", "RATE_LIMIT_PER_MINUTE", "STRIPE_SECRET_KEY", "STRIPE_PRICE_ID",
-    "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "PUBLIC_BASE_URL", "PRO_DISPLAY_PRICE",
-    "REPLICATE_MODEL_DENOISE", "REPLICATE_MODEL_REMOVE_BG", "REPLICATE_MODEL_REMOVE_WATERMARK",
-    "IMGMEND_ADMIN_TOKEN",
-)
-
-
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     """Every test starts on the local engine with in-memory counters and generous burst limits."""
-    for name in ENV_VARS:
+    for name in config.SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IMGMEND_ENGINE", "local")
     monkeypatch.setenv("IMGMEND_SECRET", "test-secret-one")
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
     monkeypatch.setenv("FREE_DAILY_LIMIT", "1000")
     quota.reset()
-    engines._engines.pop("replicate", None)  # its client carries env settings; the local one is reused
+    engines.forget("replicate")  # its client carries env settings; the local one is reused
     yield
     quota.reset()
 
@@ -88,9 +79,6 @@ def redis_env(redis_server, monkeypatch):
     return redis_server
 
 
-MODEL_VARIABLES = ("REPLICATE_MODEL_DENOISE", "REPLICATE_MODEL_REMOVE_BG", "REPLICATE_MODEL_REMOVE_WATERMARK")
-
-
 @pytest.fixture
 def fake_replicate():
     """A fake Replicate API running on 127.0.0.1 (a fresh server and state per test)."""
@@ -103,10 +91,8 @@ def fake_replicate():
 
 @pytest.fixture
 def replicate_env(monkeypatch, fake_replicate):
-    """Token, base URL and engine set for the fake; model overrides cleared. Returns the fake."""
+    """Token, base URL and engine set for the fake (model overrides stay cleared). Returns the fake."""
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake_replicate.token)
     monkeypatch.setenv("REPLICATE_BASE_URL", fake_replicate.base_url)
     monkeypatch.setenv("IMGMEND_ENGINE", "replicate")
-    for name in MODEL_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
     return fake_replicate

@@ -1,7 +1,7 @@
 """Faults of the services behind the API, each answered with the contract's code and nothing leaked.
 
 Replicate (real client, loopback fake): rows not already in
-tests/test_api_replicate.py::test_upstream_failures_map_to_the_contract_and_leave_nothing (401, 402,
+tests/test_pipeline_on_replicate.py::test_upstream_failures_map_to_the_contract_and_leave_nothing (401, 402,
 429, 500, 422, failed, garbage, never finishing) — each row checks the code, a body free of upstream
 text, the upload deleted and the free image given back. Redis down: fail open (docs/api.md, "Quota
 and limits"), with a real redis-server stopped mid-test. Stripe (real client, loopback fake) 5xx and
@@ -46,9 +46,8 @@ def on_replicate(replicate_env, monkeypatch):
     monkeypatch.setattr(config, "REPLICATE_DEADLINE_S", 30.0)
     monkeypatch.setenv("FREE_DAILY_LIMIT", str(LIMIT))
     # The production engine with quicker polling, so slow-prediction rows take a fraction of a second.
-    engines._engines["replicate"] = ReplicateEngine(poll_interval_s=(0.02, 0.1))
-    yield replicate_env
-    engines._engines.pop("replicate", None)
+    with engines.use(ReplicateEngine(poll_interval_s=(0.02, 0.1))):
+        yield replicate_env
 
 
 def short_deadline(monkeypatch):

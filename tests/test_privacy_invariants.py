@@ -31,6 +31,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from lib import config, engines
+from lib.engines.replicate import ReplicateEngine
 from tests.support.images import encode, photo
 from tests.support.fake_stripe import FakeStripe, fixture, serving
 
@@ -105,9 +106,8 @@ def engine(request, monkeypatch):
         return
     fake = request.getfixturevalue("replicate_env")
     monkeypatch.setattr(config, "REPLICATE_DEADLINE_S", 5.0)
-    engines._engines.pop("replicate", None)
-    yield fake
-    engines._engines.pop("replicate", None)
+    with engines.use(ReplicateEngine()):
+        yield fake
 
 
 # --- (a) no file written, no temporary file, during any image request ------------------------------
@@ -414,12 +414,12 @@ def _wait_for(condition, limit_s, what):
 
 @pytest.fixture
 def devserver(replicate_env):
-    """`python -m lib.devserver` in a subprocess on the fake Replicate; yields (port, stderr reader)."""
+    """`python -m dev` in a subprocess on the fake Replicate; yields (port, stderr reader)."""
     port = _free_port()
     env = dict(os.environ)
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lib.devserver", "--port", str(port)],
+        [sys.executable, "-m", "dev", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
 

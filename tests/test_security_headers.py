@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from lib import devserver
+from dev import server as devserver
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.loads((ROOT / "vercel.json").read_text())

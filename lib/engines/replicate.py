@@ -22,7 +22,7 @@ import httpx
 import replicate
 from replicate.exceptions import ReplicateError
 
-from lib import config, images
+from lib import catalog, config, images
 from lib.errors import (
     ImgmendError,
     InvalidRequest,
@@ -35,11 +35,7 @@ from lib.errors import (
 log = logging.getLogger("imgmend.replicate")  # under "imgmend": its lines reach the platform log
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
-MODEL_ENV = {
-    "denoise": "REPLICATE_MODEL_DENOISE",
-    "remove_bg": "REPLICATE_MODEL_REMOVE_BG",
-    "remove_watermark": "REPLICATE_MODEL_REMOVE_WATERMARK",
-}
+MODEL_ENV = {tool: f"REPLICATE_MODEL_{tool.upper()}" for tool in catalog.IDS}
 DEFAULT_MODELS = {
     # A community model: only `POST /v1/predictions` with a pinned version runs it.
     "denoise": "cszn/scunet:df9a3c1dbc6c1f7f4c2d244f68dffa2699a169cf5e701e0d6a009bf6ff507f26",
@@ -222,19 +218,47 @@ def _upstream_error(exc):
     return UpstreamError()
 
 
+def make_client(token, base_url=DEFAULT_BASE_URL, transport=None):
+    """A replicate client with a bound on every call and no hidden retries.
+
+    `transport` replaces the network (tests pass an httpx.MockTransport), as replicate.Client's own
+    `transport` argument does; by default every request gets API_TIMEOUT's bounds.
+    """
+    return replicate.Client(
+        api_token=token,
+        base_url=base_url,
+        timeout=API_TIMEOUT,
+        # The client's RetryTransport sleeps on 429/503/504 for GET/DELETE (backoff up to 60 s,
+        # Retry-After unbounded) whatever our deadline; this mount replaces it, and the poll and
+        # delete loops below retry within their own budgets.
+        mounts={"all://": transport or _BoundedTransport()},
+        event_hooks={"response": [_raise_api_error]},
+    )
+
+
+def make_downloads(transport=None):
+    """The HTTP client for model outputs: separate, so output hosts never see the API token."""
+    return httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, max_redirects=5, transport=transport)
+
+
 class ReplicateEngine:
-    """Runs the tools as predictions on Replicate (production)."""
+    """Runs the tools as predictions on Replicate (production).
+
+    `client` (see make_client) and `downloads` (see make_downloads) are built on first use from
+    the environment unless given; tests inject clients on an httpx.MockTransport.
+    """
 
     name = "replicate"
 
-    def __init__(self, *, deadline_s=None, poll_interval_s=(POLL_FIRST_S, POLL_MAX_S)):
+    def __init__(self, client=None, downloads=None, *, deadline_s=None, poll_interval_s=(POLL_FIRST_S, POLL_MAX_S)):
         # deadline_s defaults to config.REPLICATE_DEADLINE_S, read per run; tests pass a short one.
         self.deadline_s = deadline_s
         self.poll_first_s, self.poll_max_s = poll_interval_s
         self._lock = threading.Lock()
+        self._given_client = client
         self._client = None
         self._client_key = None
-        self._http = None
+        self._http = downloads
 
     def run(self, tool, image, options=None):
         """Run one tool on a validated image: RGBA for remove_bg, RGB otherwise (size as the model gave)."""
@@ -277,12 +301,14 @@ class ReplicateEngine:
 
     def detect_watermark(self, image):
         """An L mask (255 = watermark) from the Pillow detector: no verified Replicate model does this."""
-        from lib import watermark_detect
+        from lib import heuristic_mask
 
-        return watermark_detect.detect_watermark(image)
+        return heuristic_mask.detect_watermark(image)
 
     def _api(self):
-        """The replicate client for the current token and base URL, built on first use."""
+        """The replicate client: the one given, else one for the current token and base URL."""
+        if self._given_client is not None:
+            return self._given_client
         token = config.env("REPLICATE_API_TOKEN")
         if not token:
             raise NotConfigured()
@@ -290,16 +316,7 @@ class ReplicateEngine:
         key = (hashlib.sha256(token.encode()).hexdigest(), base_url)
         with self._lock:
             if self._client is None or self._client_key != key:
-                self._client = replicate.Client(
-                    api_token=token,
-                    base_url=base_url,
-                    timeout=API_TIMEOUT,
-                    # The client's RetryTransport sleeps on 429/503/504 for GET/DELETE (backoff up
-                    # to 60 s, Retry-After unbounded) whatever our deadline; this mount replaces it
-                    # and the poll and delete loops below retry within their own budgets.
-                    mounts={"all://": _BoundedTransport()},
-                    event_hooks={"response": [_raise_api_error]},
-                )
+                self._client = make_client(token, base_url)
                 self._client_key = key
             return self._client
 
@@ -386,8 +403,7 @@ class ReplicateEngine:
             return _decode_data_url(url)
         with self._lock:
             if self._http is None:
-                # A separate client: output hosts (replicate.delivery) must never see the API token.
-                self._http = httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True, max_redirects=5)
+                self._http = make_downloads()
             http = self._http
         with http.stream("GET", url) as response:
             if response.status_code != 200:

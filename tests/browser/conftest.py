@@ -20,7 +20,7 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 @pytest.fixture(scope="session")
 def site():
     """The whole site (public/ and api/) on a loopback port; yields its origin."""
-    from lib import devserver
+    from dev import server as devserver
 
     server = make_server("127.0.0.1", 0, devserver.create_app(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

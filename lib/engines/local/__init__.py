@@ -8,13 +8,8 @@ the same model would only fight over the same cores and double the peak memory.
 
 import threading
 
-from lib import config
+from lib import catalog, config
 from lib.errors import ImgmendError, InvalidRequest, NotConfigured, UpstreamError
-
-
-def _threads():
-    """Threads each model may use (IMGMEND_LOCAL_THREADS, default 2)."""
-    return max(1, config.env_int("IMGMEND_LOCAL_THREADS", 2))
 
 
 class LocalEngine:
@@ -30,7 +25,7 @@ class LocalEngine:
     def run(self, tool, image, options=None):
         """Apply `tool` to an RGB image; the result has the same pixel size."""
         options = options or {}
-        if tool not in ("denoise", "remove_bg", "remove_watermark"):
+        if tool not in catalog.IDS:
             raise InvalidRequest("Unknown tool.")
         mask = options.get("mask")
         if tool == "remove_watermark":
@@ -44,7 +39,7 @@ class LocalEngine:
                 return self._denoise(image)
             if tool == "remove_bg":
                 return self._remove_bg(image)
-            from lib.engines.local.watermark import remove_watermark
+            from lib.engines.local.watermark_removal import remove_watermark
 
             return remove_watermark(image, mask)
         except ImgmendError:
@@ -59,7 +54,7 @@ class LocalEngine:
         try:
             detector = self._watermark_detector()
             if detector is None:  # no learned detector here: the Pillow-only heuristic
-                from lib.watermark_detect import detect_watermark
+                from lib.heuristic_mask import detect_watermark
 
                 return detect_watermark(image)
             with self._run_locks["detect_watermark"]:
@@ -101,14 +96,14 @@ class LocalEngine:
                     if tool == "denoise":
                         from lib.engines.local.denoise import Denoiser
 
-                        model = Denoiser(threads=_threads())
+                        model = Denoiser(threads=config.local_threads())
                     elif tool == "detect_watermark":
                         from lib.engines.local.watermark_model import WatermarkDetector
 
-                        model = WatermarkDetector(threads=_threads())
+                        model = WatermarkDetector(threads=config.local_threads())
                     else:
                         from lib.engines.local.background import BackgroundRemover
 
-                        model = BackgroundRemover(threads=_threads())
+                        model = BackgroundRemover(threads=config.local_threads())
                     self._models[tool] = model
         return model

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
-from lib.devserver import create_app
+from dev.server import create_app
 from tests.support.images import encode, photo
 from tests.support.fake_stripe import FakeStripe, serving
 

@@ -1,90 +1,19 @@
-"""lib.devserver: Vercel-like routing, static files, vercel.json headers, IP headers, reload, logging."""
+"""dev.server: Vercel-like routing, static files, api functions, IP headers, the log line, real HTTP."""
 
-import http.client
 import json
-import os
 import re
 import sys
 import threading
+import http.client
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
-from werkzeug.test import Client
 
-from lib import devserver
+from dev import server as devserver
+from tests.support.dev_site import HELLO, header, write
 
-REPO = Path(__file__).resolve().parent.parent
-
-VERCEL_JSON = {
-    "cleanUrls": True,
-    "trailingSlash": False,
-    "headers": [
-        {"source": "/(.*)", "headers": [
-            {"key": "X-Frame-Options", "value": "DENY"},
-            {"key": "Cache-Control", "value": "public, max-age=60"},
-            {"key": "X-Layer", "value": "all"},
-        ]},
-        {"source": "/api/(.*)", "headers": [
-            {"key": "Cache-Control", "value": "no-store"},
-            {"key": "X-From-Config", "value": "config"},
-        ]},
-        {"source": "/about", "headers": [{"key": "x-layer", "value": "about"}]},
-        {"source": "/blog/:slug", "headers": [{"key": "X-Slug", "value": "post-:slug"}]},
-    ],
-}
-
-HELLO = '''
-import json
-
-def app(environ, start_response):
-    """Echo what a function sees; PUT is refused the way lib.http refuses methods."""
-    if environ["REQUEST_METHOD"] == "PUT":
-        body = json.dumps({"error": {"code": "method_not_allowed", "message": "No."}}).encode()
-        headers = [("Content-Type", "application/json"), ("Allow", "GET, POST")]
-        start_response("405 METHOD NOT ALLOWED", headers)
-        return [body]
-    seen = {k: environ.get(k) for k in (
-        "HTTP_X_REAL_IP", "HTTP_X_FORWARDED_FOR", "HTTP_X_VERCEL_FORWARDED_FOR", "HTTP_X_VERCEL_IP_COUNTRY")}
-    seen["version"] = 1
-    seen["body"] = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("X-From-Config", "function")])
-    return [json.dumps(seen).encode()]
-'''
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A throwaway project: vercel.json, public/ and api/ of its own."""
-    monkeypatch.setattr(sys, "path", list(sys.path))  # create_app adds the root; undo it afterwards
-    write(tmp_path / "vercel.json", json.dumps(VERCEL_JSON))
-    write(tmp_path / "public" / "index.html", "<h1>home</h1>")
-    write(tmp_path / "public" / "about.html", "<h1>about</h1>")
-    write(tmp_path / "public" / "style.css", "body{}")
-    write(tmp_path / "public" / "app.js", "1;")
-    write(tmp_path / "public" / "docs" / "index.html", "<h1>docs</h1>")
-    write(tmp_path / "public" / "blog" / "first.html", "<h1>first</h1>")
-    write(tmp_path / "public" / "404.html", "<h1>lost</h1>")
-    write(tmp_path / "secret.txt", "do not serve")
-    write(tmp_path / "api" / "hello.py", HELLO)
-    write(tmp_path / "api" / "_private.py", HELLO)
-    write(tmp_path / "api" / "noapp.py", "handler_for_something_else = None\n")
-    write(tmp_path / "lib" / "helper.py", "VALUE = 1\n")
-    return tmp_path
-
-
-@pytest.fixture
-def client(site):
-    return Client(devserver.create_app(site))
-
-
-def header(response, name):
-    return response.headers.get(name)
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --- static files and clean URLs ------------------------------------------------------------------
@@ -202,54 +131,6 @@ def test_request_body_over_the_vercel_limit_is_413(client):
     assert response.status_code == 413 and b"FUNCTION_PAYLOAD_TOO_LARGE" in response.data
 
 
-# --- vercel.json headers --------------------------------------------------------------------------
-
-def test_vercel_json_headers_on_static(client):
-    response = client.get("/style.css")
-    assert header(response, "X-Frame-Options") == "DENY"
-    assert header(response, "Cache-Control") == "public, max-age=60"  # config beats the static default
-    assert header(response, "X-Layer") == "all"
-    assert header(client.get("/about"), "X-Layer") == "about"  # a later entry overrides, any case
-    assert len(client.get("/about").headers.getlist("X-Layer")) == 1
-    assert header(client.get("/blog/first"), "X-Slug") == "post-first"
-    assert header(client.get("/nope"), "X-Frame-Options") == "DENY"
-
-
-def test_vercel_json_headers_on_api_and_function_headers_win(client):
-    response = client.get("/api/hello")
-    assert header(response, "X-Frame-Options") == "DENY"
-    assert header(response, "Cache-Control") == "no-store"  # /api/(.*) overrides /(.*)
-    assert response.headers.getlist("X-From-Config") == ["function"]
-
-
-def test_vercel_json_is_read_per_request(site, client):
-    settings = json.loads((site / "vercel.json").read_text())
-    settings["headers"][0]["headers"][0]["value"] = "SAMEORIGIN"
-    write(site / "vercel.json", json.dumps(settings) + " ")
-    assert header(client.get("/"), "X-Frame-Options") == "SAMEORIGIN"
-
-
-def test_broken_vercel_json_is_a_loud_500(site, client, capsys):
-    write(site / "vercel.json", json.dumps({"headers": [{"source": "/{x}", "headers": []}]}))
-    assert client.get("/").status_code == 500
-    assert "vercel.json" in capsys.readouterr().err
-
-
-def test_source_patterns():
-    cases = {
-        "/(.*)": {"/": True, "/a/b": True},
-        "/api/(.*)": {"/api/x": True, "/api": False, "/apix": False},
-        "/about": {"/about": True, "/About": False, "/about/": False},
-        "/blog/:slug": {"/blog/a": True, "/blog/a/b": False, "/blog": False},
-        "/docs/:path*": {"/docs": True, "/docs/a/b": True},
-        "/x/:id(\\d+)": {"/x/12": True, "/x/ab": False},
-    }
-    for source, paths in cases.items():
-        regex, _ = devserver.source_to_regex(source)
-        for path, expected in paths.items():
-            assert bool(regex.fullmatch(path)) is expected, (source, path)
-
-
 # --- client IP headers ----------------------------------------------------------------------------
 
 def test_ip_headers_are_overwritten_with_the_peer(client):
@@ -261,39 +142,6 @@ def test_ip_headers_are_overwritten_with_the_peer(client):
     assert seen["HTTP_X_REAL_IP"] == seen["HTTP_X_FORWARDED_FOR"] == "203.0.113.9"
     assert seen["HTTP_X_VERCEL_FORWARDED_FOR"] == "203.0.113.9"
     assert seen["HTTP_X_VERCEL_IP_COUNTRY"] is None
-
-
-# --- reload without restart -----------------------------------------------------------------------
-
-def test_api_edit_is_picked_up_without_restart(site, client):
-    assert client.get("/api/hello").json["version"] == 1
-    write(site / "api" / "hello.py", HELLO.replace('seen["version"] = 1', 'seen["version"] = 22'))
-    assert client.get("/api/hello").json["version"] == 22
-
-
-def test_same_size_edit_is_picked_up(site, client):
-    path = site / "api" / "hello.py"
-    assert client.get("/api/hello").json["version"] == 1
-    before = path.stat().st_mtime_ns
-    path.write_text(HELLO.replace('seen["version"] = 1', 'seen["version"] = 2'))
-    # Same size and (almost always) the same second: a .pyc, if one were used, would look current.
-    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
-    assert client.get("/api/hello").json["version"] == 2
-
-
-def test_lib_edit_reloads_the_api_modules(site):
-    server = devserver.create_app(site)
-    first = server.api.app_for("hello")
-    assert server.api.app_for("hello") is first  # cached while nothing changes
-    write(site / "lib" / "helper.py", "VALUE = 2  # edited\n")
-    assert server.api.app_for("hello") is not first
-
-
-def test_new_and_deleted_modules(site, client):
-    write(site / "api" / "later.py", HELLO)
-    assert client.get("/api/later").status_code == 200
-    (site / "api" / "later.py").unlink()
-    assert client.get("/api/later").status_code == 404
 
 
 # --- the log line ---------------------------------------------------------------------------------

@@ -7,17 +7,16 @@ import pytest
 from PIL import Image
 
 from lib import config, engines
-from tests.support.images import encode, photo
-from tests.support.images import exif_bytes
+from lib.engines.replicate import ReplicateEngine
+from tests.support.images import encode, exif_bytes, photo
 
 
 @pytest.fixture
 def on_replicate(replicate_env, monkeypatch):
     """The app on the fake Replicate, with a short deadline so timeouts are quick."""
     monkeypatch.setattr(config, "REPLICATE_DEADLINE_S", 1.5)
-    engines._engines.pop("replicate", None)
-    yield replicate_env
-    engines._engines.pop("replicate", None)
+    with engines.use(ReplicateEngine()):
+        yield replicate_env
 
 
 def post(api, tool, data, **fields):

@@ -1,4 +1,4 @@
-"""Quality floors found by bench/quality.py that tests/test_local_engine.py does not guard.
+"""Quality floors found by bench/quality.py that tests/engines/test_local.py does not guard.
 
 Small native skimage photos, no timing. Measured on this 2-core machine (thresholds keep margin):
   remove_bg, ellipse filled with a Chelsea crop, soft 1 px edge, on tinted grass: IoU 0.996

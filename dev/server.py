@@ -1,4 +1,4 @@
-"""A local server that behaves like Vercel for this project: `python -m lib.devserver [--host H] [--port P]`.
+"""The dev server: `python -m dev [--host H] [--port P]`, the site and API as Vercel serves them.
 
 What it mirrors (vercel.json is read on every request, so edits to it apply at once):
 - `public/` as static files with `cleanUrls` / `trailingSlash` (the same 308 redirect rules that
@@ -12,15 +12,11 @@ Edits under `api/` or `lib/` are picked up by the next request, without a restar
 
 import argparse
 import hashlib
-import importlib
-import importlib.machinery
-import importlib.util
 import json
 import mimetypes
 import os
 import re
 import sys
-import threading
 import time
 import traceback
 from http import HTTPStatus
@@ -29,6 +25,8 @@ from urllib.parse import quote
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from dev.reload import ApiModules
+from dev.vercel_config import VercelConfig, VercelConfigError
 from lib import config
 from lib.errors import ImgmendError, NotFound
 
@@ -80,297 +78,6 @@ def _text_reply(code, text, extra=()):
     return Reply(code, [("Content-Type", "text/plain; charset=utf-8"), *extra], text.encode())
 
 
-# --- vercel.json -------------------------------------------------------------------------------
-
-class VercelConfigError(ValueError):
-    """vercel.json cannot be used (Vercel itself would refuse to deploy it)."""
-
-
-def _lex(source):
-    """path-to-regexp 6 tokens as (kind, value): CHAR, ESCAPED, NAME, PATTERN, MODIFIER, OPEN, CLOSE."""
-    tokens, i = [], 0
-    while i < len(source):
-        char = source[i]
-        if char in "*+?":
-            tokens.append(("MODIFIER", char))
-            i += 1
-        elif char == "\\":
-            if i + 1 >= len(source):
-                raise VercelConfigError(f"dangling escape in {source!r}")
-            tokens.append(("ESCAPED", source[i + 1]))
-            i += 2
-        elif char in "{}":
-            tokens.append(("OPEN" if char == "{" else "CLOSE", char))
-            i += 1
-        elif char == ":":
-            name = re.match(r"[A-Za-z0-9_]*", source[i + 1:]).group()
-            if not name:
-                raise VercelConfigError(f"missing parameter name at {i} in {source!r}")
-            tokens.append(("NAME", name))
-            i += 1 + len(name)
-        elif char == "(":
-            pattern, i = _lex_pattern(source, i)
-            tokens.append(("PATTERN", pattern))
-        else:
-            tokens.append(("CHAR", char))
-            i += 1
-    return tokens
-
-
-def _lex_pattern(source, start):
-    """The regex inside balanced parentheses at `start`, and the index after them."""
-    depth, i, pattern = 1, start + 1, ""
-    if source[i:i + 1] == "?":
-        raise VercelConfigError(f"pattern cannot start with '?' in {source!r}")
-    while i < len(source):
-        char = source[i]
-        if char == "\\":
-            pattern += source[i:i + 2]
-            i += 2
-            continue
-        if char == ")":
-            depth -= 1
-            if depth == 0:
-                if not pattern:
-                    raise VercelConfigError(f"empty pattern in {source!r}")
-                return pattern, i + 1
-        elif char == "(":
-            depth += 1
-            if source[i + 1:i + 2] != "?":
-                raise VercelConfigError(f"capturing groups are not allowed in a pattern: {source!r}")
-        pattern += char
-        i += 1
-    raise VercelConfigError(f"unbalanced pattern in {source!r}")
-
-
-def source_to_regex(source):
-    """Compile a vercel.json `source` like @vercel/routing-utils (path-to-regexp 6, strict, case-sensitive).
-
-    Returns (compiled regex for fullmatch, parameter names in group order; unnamed groups are None).
-    Supports literals, `:name`, `:name(re)`, `(re)` and the `? * +` modifiers; not `{...}` groups.
-    """
-    tokens, i, names, literal, regex = _lex(source), 0, [], "", ""
-
-    def take(kind):
-        nonlocal i
-        if i < len(tokens) and tokens[i][0] == kind:
-            i += 1
-            return tokens[i - 1][1]
-        return None
-
-    while i < len(tokens):
-        char, name, pattern = take("CHAR"), take("NAME"), take("PATTERN")
-        if name or pattern:
-            prefix = char or ""
-            if prefix not in ("", "/", "."):  # only these become an optional parameter's prefix
-                literal, prefix = literal + prefix, ""
-            regex, literal = regex + re.escape(literal), ""
-            names.append(name)
-            regex += _param_regex(prefix, pattern or r"[^\/]+?", take("MODIFIER") or "")
-            continue
-        value = char or take("ESCAPED")
-        if value:
-            literal += value
-            continue
-        raise VercelConfigError(f"unsupported syntax {tokens[i][1]!r} in source {source!r}")
-    regex += re.escape(literal)
-    try:
-        return re.compile(regex), names
-    except re.error as error:
-        raise VercelConfigError(f"bad pattern in source {source!r}: {error}") from None
-
-
-def _param_regex(prefix, pattern, modifier):
-    prefix = re.escape(prefix)
-    if not prefix:
-        if modifier in ("+", "*"):
-            return f"((?:{pattern}){modifier})"
-        return f"({pattern}){modifier}"
-    if modifier in ("+", "*"):
-        optional = "?" if modifier == "*" else ""
-        return f"(?:{prefix}((?:{pattern})(?:{prefix}(?:{pattern}))*)){optional}"
-    return f"(?:{prefix}({pattern})){modifier}"
-
-
-def _redirect_rules(settings):
-    """The 308 routes Vercel generates for cleanUrls and trailingSlash (@vercel/routing-utils), in order."""
-    rules = []
-    trailing = settings.get("trailingSlash")
-    if settings.get("cleanUrls"):
-        location = "/$1/" if trailing else "/$1"
-        rules.append((re.compile(r"/(?:(.+)/)?index(?:\.html)?/?"), location))
-        rules.append((re.compile(r"/(.*)\.html/?"), location))
-    if trailing is True:
-        rules.append((re.compile(r"/\.well-known(?:/.*)?"), None))  # exempt: answered as is
-        rules.append((re.compile(r"/((?:[^/]+/)*[^/.]+)"), "/$1/"))
-        rules.append((re.compile(r"/((?:[^/]+/)*[^/]+\.\w+)/"), "/$1"))
-    elif trailing is False:
-        rules.append((re.compile(r"/(.*)/"), "/$1"))
-    return rules
-
-
-def _header_rules(settings):
-    """(regex, names, [(key, value)]) per `headers` entry; entries with has/missing are skipped loudly."""
-    rules = []
-    for entry in settings.get("headers") or []:
-        if entry.get("has") or entry.get("missing"):
-            print(f"devserver: skipping headers entry {entry.get('source')!r}: has/missing not supported",
-                  file=sys.stderr)
-            continue
-        regex, names = source_to_regex(entry["source"])
-        rules.append((regex, names, [(h["key"], h["value"]) for h in entry.get("headers", [])]))
-    return rules
-
-
-class VercelConfig:
-    """vercel.json, re-read whenever the file changes (checked on every request)."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._stamp = None
-        self._parsed = ({}, [], [])
-
-    def _load(self):
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return {}, [], []
-        with self._lock:
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp:
-                try:
-                    settings = json.loads(self.path.read_text(encoding="utf-8"))
-                    parsed = (settings, _redirect_rules(settings), _header_rules(settings))
-                except (ValueError, KeyError, TypeError, AttributeError) as error:
-                    raise VercelConfigError(f"{self.path.name}: {error}") from None
-                self._parsed, self._stamp = parsed, stamp
-            return self._parsed
-
-    @property
-    def settings(self):
-        """The parsed vercel.json object."""
-        return self._load()[0]
-
-    def redirect_for(self, path):
-        """The Location a cleanUrls/trailingSlash rule sends `path` to, or None."""
-        for regex, location in self._load()[1]:
-            match = regex.fullmatch(path)
-            if match:
-                if location is None:
-                    return None
-                return re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))) or "", location)
-        return None
-
-    def headers_for(self, path):
-        """The headers every matching `headers` entry declares; a later entry overrides an earlier key."""
-        merged = {}
-        for regex, names, headers in self._load()[2]:
-            match = regex.fullmatch(path)
-            if not match:
-                continue
-            params = {n: v or "" for n, v in zip(names, match.groups()) if n}
-            for key, value in headers:
-                if params:  # Vercel fills `:name` in keys and values only when the source names some
-                    key, value = _fill(key, params), _fill(value, params)
-                merged[key.lower()] = (key, value)
-        return list(merged.values())
-
-
-def _fill(text, params):
-    return re.sub(r":([A-Za-z0-9_]+)", lambda m: params.get(m.group(1), m.group(0)), text)
-
-
-# --- api/ modules ------------------------------------------------------------------------------
-
-class ApiModules:
-    """Loads `api/NAME.py` by path; when any .py under api/ or lib/ changes, reloads from source."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        self._lock = threading.Lock()
-        self._stamp = self._fingerprint()  # so edits made before the first request count too
-        self._modules = {}
-
-    def _fingerprint(self):
-        found = []
-        for folder in ("api", "lib"):
-            for dirpath, dirnames, filenames in os.walk(self.root / folder):
-                dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
-                for filename in filenames:
-                    if filename.endswith(".py"):
-                        path = os.path.join(dirpath, filename)
-                        try:
-                            stat = os.stat(path)
-                        except FileNotFoundError:  # deleted while walking: the next request sees it
-                            continue
-                        found.append((path, stat.st_mtime_ns, stat.st_size))
-        return tuple(sorted(found))
-
-    def _forget_project_modules(self):
-        # Drop every module loaded from this project's api/ or lib/ so the next import reads the
-        # edited source; this file stays (it is the server now running, maybe as __main__).
-        folders = [str((self.root / f).resolve()) + os.sep for f in ("api", "lib")]
-        me = os.path.realpath(__file__)
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if not file or name == "__main__" or os.path.realpath(file) == me:
-                continue
-            if any(os.path.realpath(file).startswith(f) for f in folders):
-                del sys.modules[name]
-        for module in self._modules.values():
-            sys.modules.pop(module.__name__, None)
-        self._modules.clear()
-        importlib.invalidate_caches()
-
-    def app_for(self, name):
-        """The WSGI `app` of api/NAME.py (current source), or None when there is none."""
-        path = self.root / "api" / f"{name}.py"
-        with self._lock:
-            stamp = self._fingerprint()
-            if stamp != self._stamp:
-                self._forget_project_modules()
-                self._stamp = stamp
-            # Exact, case-sensitive name as on Vercel's Linux, even on a case-insensitive disk.
-            if f"{name}.py" not in _listdir(path.parent):
-                return None
-            if name not in self._modules:
-                self._modules[name] = self._import(name, path)
-        return getattr(self._modules[name], "app", None)
-
-    def _import(self, name, path):
-        # Like Vercel's bridge: the file is loaded by path, with the project root on sys.path. The
-        # private module name keeps it apart from `api.NAME` imported by tests in the same process.
-        module_name = f"_devserver_api_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}_{name}"
-        loader = _SourceOnlyLoader(module_name, str(path))
-        spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(module_name, None)
-            raise
-        return module
-
-
-class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
-    """Compiles from source every time: a .pyc records the source's mtime in whole seconds, so an
-    edit of the same size within the same second would otherwise run the old code."""
-
-    def get_code(self, fullname):
-        return self.source_to_code(self.get_data(self.path), self.path)
-
-
-def _listdir(folder):
-    try:
-        return os.listdir(folder)
-    except OSError:
-        return []
-
-
-# --- the server --------------------------------------------------------------------------------
-
 class DevServer:
     """The WSGI app: redirects, api functions, static files, vercel.json headers, one log line."""
 
@@ -387,10 +94,10 @@ class DevServer:
         try:
             reply = self.handle(environ, request_path(environ))
         except VercelConfigError as error:
-            print(f"devserver: {error}", file=sys.stderr)
+            print(f"dev server: {error}", file=sys.stderr)
             reply = _text_reply(500, f"vercel.json cannot be used: {error}\n")
         except Exception as error:  # a bug here or an unreadable file: still one answer, one log line
-            print(f"devserver: {type(error).__name__}\n" + "".join(traceback.format_tb(error.__traceback__)),
+            print(f"dev server: {type(error).__name__}\n" + "".join(traceback.format_tb(error.__traceback__)),
                   file=sys.stderr)
             reply = _text_reply(500, "500: INTERNAL_SERVER_ERROR\n")
         if method == "HEAD":
@@ -435,7 +142,7 @@ class DevServer:
             reply = run_wsgi(app, environ)
         except Exception as error:
             # Frames and type only: an exception message can quote request data.
-            print(f"devserver: api/{name}.py raised {type(error).__name__}\n"
+            print(f"dev server: api/{name}.py raised {type(error).__name__}\n"
                   + "".join(traceback.format_tb(error.__traceback__)), file=sys.stderr)
             return _override(_json_reply(500, ImgmendError().to_dict()), declared)
         if len(reply.body) > FUNCTION_BODY_LIMIT:
@@ -586,7 +293,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def main(argv=None):
     """Run the dev server until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m lib.devserver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dev", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
@@ -605,6 +312,3 @@ def main(argv=None):
     finally:
         server.server_close()
 
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lib.engines.local import LocalEngine
 from lib.errors import InvalidRequest, UpstreamError
-from lib.watermark_detect import detect_watermark
+from lib.heuristic_mask import detect_watermark
 
 
 # ---------- helpers ----------
@@ -87,7 +87,7 @@ def test_detector_runs_without_numpy_or_opencv():
     code = (
         "import sys; sys.modules['numpy'] = None; sys.modules['cv2'] = None\n"
         "from PIL import Image, ImageDraw\n"
-        "from lib.watermark_detect import detect_watermark\n"
+        "from lib.heuristic_mask import detect_watermark\n"
         "im = Image.new('RGB', (320, 200), (90, 120, 60))\n"
         "ImageDraw.Draw(im).text((20, 80), 'x', fill=(255, 255, 255))\n"
         "m = detect_watermark(im); print(m.mode, m.size)\n"

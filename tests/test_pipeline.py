@@ -1,4 +1,4 @@
-"""The image endpoints over WSGI on the local engine: the contract's codes, formats and headers."""
+"""lib.pipeline through the image endpoints over WSGI on the local engine: the contract's codes, formats, headers."""
 
 import io
 import json
@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import config
-from tests.support.images import encode, photo
-from tests.support.images import exif_bytes, left_red, png_header_only
+from lib import config, tokens
+from tests.support.images import encode, exif_bytes, left_red, photo, png_header_only
 
 
 def error_of(response):
@@ -113,7 +112,7 @@ def test_remove_bg_transparent_png(api):
     response = post_image(api("remove_bg"), encode(photo("chelsea", (150, 100))))
     out = Image.open(io.BytesIO(response.get_data()))
     assert response.mimetype == "image/png" and out.mode == "RGBA" and out.size == (150, 100)
-    assert 'filename="imgmend-no-bg.png"' in response.headers["Content-Disposition"]
+    assert 'filename="imgmend-no-background.png"' in response.headers["Content-Disposition"]
 
 
 def test_remove_bg_on_a_colour_is_opaque_in_the_input_family(api):
@@ -196,3 +195,24 @@ def test_a_multipart_upload_of_nearly_4_mb_is_accepted(api):
     response = post_image(api("watermark_mask"), data)
     assert response.status_code == 200, response.get_data()[:200]
     assert Image.open(io.BytesIO(response.get_data())).size == (1000, 900)
+
+
+# --- Pro tokens in the image endpoints ------------------------------------------------------------
+
+def test_pro_token_skips_the_quota(api, monkeypatch):
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
+    token, _ = tokens.issue_token("cus_Unlimited123")
+    jpeg = encode(photo("chelsea", (64, 48)))
+    for _ in range(3):
+        response = api("denoise").post(data=jpeg, content_type="image/jpeg", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and "X-Quota-Remaining" not in response.headers
+    assert api("denoise").post(data=jpeg, content_type="image/jpeg").status_code == 200  # free image untouched
+
+
+def test_image_endpoints_do_not_import_stripe():
+    import subprocess
+    import sys
+
+    code = "import api.denoise, api.remove_bg, api.remove_watermark, api.watermark_mask, api.config, sys; print('stripe' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,16 +1,13 @@
-"""The three photo tools end to end: upload -> checks -> engine -> encoded result."""
+"""The tool pipeline end to end: upload -> checks -> engine -> encoded result."""
 
 import io
 
 from PIL import Image
 from werkzeug.wrappers import Response
 
-from lib import analytics, config, http, images, quota, tokens
+from lib import analytics, catalog, config, http, images, quota, tokens
 from lib.engines import get_engine
 from lib.errors import InvalidRequest, UpstreamError
-
-SUFFIX = {"denoise": "denoised", "remove_bg": "no-bg", "remove_watermark": "no-watermark"}
-
 
 def pro_customer(request):
     """The Pro customer named by a valid bearer token, or None for a free user.
@@ -28,7 +25,7 @@ def _options(tool, upload, photo):
     if tool == "remove_bg":
         value = upload.fields.get("background", "transparent").strip().lower() or "transparent"
         options["background"] = None if value == "transparent" else images.parse_color(value)
-    if upload.mask is not None and tool != "remove_watermark":
+    if upload.mask is not None and not catalog.get(tool).takes_mask:
         raise InvalidRequest("Only the watermark remover takes a mask.")
     if upload.mask is not None:
         options["mask"] = images.load_mask(upload.mask, photo.image.size)
@@ -66,7 +63,7 @@ def _finish(tool, photo, result, options):
 
 def _image_response(data, fmt, tool, remaining):
     headers = {
-        "Content-Disposition": f'inline; filename="imgmend-{SUFFIX[tool]}.{images.EXTENSION[fmt]}"',
+        "Content-Disposition": f'inline; filename="imgmend-{catalog.get(tool).suffix}.{images.EXTENSION[fmt]}"',
         "Cache-Control": "no-store",
     }
     if remaining is not None:
@@ -74,20 +71,23 @@ def _image_response(data, fmt, tool, remaining):
     return Response(data, headers=headers, mimetype=images.MIME[fmt])
 
 
-def run_tool(tool, request):
-    """Run one tool on the uploaded photo and answer with the repaired photo."""
+def run_tool(tool, request, engine=None):
+    """Run one tool on the uploaded photo and answer with the repaired photo.
+
+    `engine` defaults to the configured one (lib.engines.get_engine); tests may pass their own.
+    """
     with analytics.tool_run(tool):  # every outcome counts, refusals before the engine included
-        return _run_tool(tool, request)
+        return _run_tool(tool, request, engine)
 
 
-def _run_tool(tool, request):
+def _run_tool(tool, request, engine):
     client = quota.client_id(http.client_ip(request))
     pro = pro_customer(request)
     quota.check_rate(client)
     upload = http.read_image_upload(request)
     photo = images.load_photo(upload.image)
     options = _options(tool, upload, photo)
-    engine = get_engine()
+    engine = engine or get_engine()
     http.annotate(engine=engine.name)
     if pro is not None:
         data, fmt = _process(engine, tool, photo, options)
@@ -107,14 +107,14 @@ def _process(engine, tool, photo, options):
     return _finish(tool, photo, result, options)
 
 
-def suggest_mask(request):
+def suggest_mask(request, engine=None):
     """Detect a watermark and answer with the mask (PNG, L, white = watermark); no quota spent."""
     client = quota.client_id(http.client_ip(request))
     pro_customer(request)
     quota.check_rate(client)
     upload = http.read_image_upload(request)
     photo = images.load_photo(upload.image)
-    engine = get_engine()
+    engine = engine or get_engine()
     http.annotate(engine=engine.name)
     mask = engine.detect_watermark(photo.rgb()).convert("L")
     if mask.size != photo.image.size:
@@ -130,7 +130,7 @@ def _mask_png(mask):
         if buf.tell() <= config.MAX_RESPONSE_BYTES:
             return buf.getvalue()
     # A detector's mask is a few smooth blobs; a 40 MP 1-bit PNG of pure noise is 5 MB at most.
-    raise UpstreamError("The suggested mask could not be encoded within the 4.5 MB response limit.")
+    raise UpstreamError(f"The suggested mask could not be encoded within the {config.size_label(config.PLATFORM_BODY_BYTES)} response limit.")
 
 
 def public_config(request):
@@ -144,7 +144,7 @@ def public_config(request):
         "limits": {
             "max_bytes": config.MAX_BYTES,
             "max_pixels": config.MAX_PIXELS,
-            "formats": ["image/jpeg", "image/png", "image/webp"],
+            "formats": [images.MIME[fmt] for fmt in config.FORMATS],
         },
         "free_daily_limit": limit,
         "free_remaining": left,

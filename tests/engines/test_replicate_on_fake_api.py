@@ -120,9 +120,9 @@ def test_remove_watermark_without_mask_detects_one(engine, replicate_env, monkey
         seen.append(image.size)
         return watermark_mask(image.size)
 
-    from lib import watermark_detect
+    from lib import heuristic_mask
 
-    monkeypatch.setattr(watermark_detect, "detect_watermark", detect_watermark)
+    monkeypatch.setattr(heuristic_mask, "detect_watermark", detect_watermark)
     result = engine.run("remove_watermark", photo())
 
     assert result.mode == "RGB" and seen == [(64, 48)]
