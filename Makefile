@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev test bench clean
+.PHONY: install dev serve test bench clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,9 @@ $(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt
 
 dev: install  ## the site and API on http://127.0.0.1:3000 (local engine unless REPLICATE_API_TOKEN is set)
 	$(BIN)/python -m dev
+
+serve: install  ## self-hosting: the site and API on http://127.0.0.1:8000 through gunicorn, local engine
+	$(BIN)/gunicorn -c dev/gunicorn_conf.py dev.selfhost:app
 
 test: install  ## the whole suite (Redis tests need redis-server on PATH; CI installs it)
 	$(BIN)/python -m pytest

@@ -11,12 +11,13 @@ from pathlib import Path
 
 
 class ApiModules:
-    """Loads `api/NAME.py` by path; when any .py under api/ or lib/ changes, reloads from source."""
+    """Loads `api/NAME.py` by path; with `reload`, when any .py under api/ or lib/ changes, from source again."""
 
-    def __init__(self, root):
+    def __init__(self, root, reload=True):
         self.root = Path(root)
+        self.reload = reload
         self._lock = threading.Lock()
-        self._stamp = self._fingerprint()  # so edits made before the first request count too
+        self._stamp = self._fingerprint() if reload else None  # edits made before the first request count too
         self._modules = {}
 
     def _fingerprint(self):
@@ -53,10 +54,11 @@ class ApiModules:
         """The WSGI `app` of api/NAME.py (current source), or None when there is none."""
         path = self.root / "api" / f"{name}.py"
         with self._lock:
-            stamp = self._fingerprint()
-            if stamp != self._stamp:
-                self._forget_project_modules()
-                self._stamp = stamp
+            if self.reload:
+                stamp = self._fingerprint()
+                if stamp != self._stamp:
+                    self._forget_project_modules()
+                    self._stamp = stamp
             # Exact, case-sensitive name as on Vercel's Linux, even on a case-insensitive disk.
             if f"{name}.py" not in _listdir(path.parent):
                 return None

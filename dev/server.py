@@ -81,11 +81,11 @@ def _text_reply(code, text, extra=()):
 class DevServer:
     """The WSGI app: redirects, api functions, static files, vercel.json headers, one log line."""
 
-    def __init__(self, root):
+    def __init__(self, root, reload=True):
         self.root = Path(root).resolve()
         self.public = self.root / "public"
         self.vercel = VercelConfig(self.root / "vercel.json")
-        self.api = ApiModules(self.root)
+        self.api = ApiModules(self.root, reload=reload)
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -275,13 +275,16 @@ def log_request(method, environ, status, ms):
     print(f"{method} {path} {status} {ms:.0f}ms", file=sys.stderr, flush=True)
 
 
-def create_app(root=None):
-    """The dev server as a WSGI app for the project at `root` (default: this repository)."""
+def create_app(root=None, reload=True):
+    """The dev server as a WSGI app for the project at `root` (default: this repository).
+
+    `reload=False` (the self-hosting server) loads each api/ module once and never re-reads it.
+    """
     root = Path(root or ROOT).resolve()
     # Vercel puts the project root on sys.path, so `from lib import images` works in api/*.py.
     if not any(Path(p or ".").resolve() == root for p in sys.path):
         sys.path.insert(0, str(root))
-    return DevServer(root)
+    return DevServer(root, reload=reload)
 
 
 class QuietRequestHandler(WSGIRequestHandler):

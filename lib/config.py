@@ -37,6 +37,9 @@ SETTINGS = (
     "PUBLIC_BASE_URL",
     "IMGMEND_ADMIN_TOKEN",
     "IMGMEND_LOCAL_THREADS",
+    "IMGMEND_LOCAL_JOBS",
+    "IMGMEND_LOCAL_QUEUE",
+    "IMGMEND_LOCAL_MAX_WAIT_S",
 )
 
 
@@ -93,6 +96,22 @@ def rate_limit_per_minute():
 def local_threads():
     """Threads each local-engine model may use (IMGMEND_LOCAL_THREADS, default 2)."""
     return max(1, env_int("IMGMEND_LOCAL_THREADS", 2))
+
+
+def local_jobs():
+    """Local-engine jobs at once (IMGMEND_LOCAL_JOBS), or None for what the machine allows."""
+    value = env_int("IMGMEND_LOCAL_JOBS", 0)
+    return value if value > 0 else None
+
+
+def local_queue(jobs):
+    """Local-engine jobs that may wait for a slot (IMGMEND_LOCAL_QUEUE, default twice the jobs)."""
+    return max(0, env_int("IMGMEND_LOCAL_QUEUE", 2 * jobs))
+
+
+def local_max_wait_s():
+    """The longest a queued local-engine job waits before it is told to retry (default 60 s)."""
+    return max(1, env_int("IMGMEND_LOCAL_MAX_WAIT_S", 60))
 
 
 def secrets():

@@ -97,6 +97,16 @@ class UpstreamUnavailable(ImgmendError):
     message = "The AI service is busy or unavailable. Please try again in a minute."
 
 
+class Busy(ImgmendError):
+    """The local engine's queue is full: come back after `retry_after` seconds."""
+
+    status, code = 503, "busy"
+    message = "The server is busy with other photos. Please try again in a moment."
+
+    def __init__(self, retry_after):
+        super().__init__(headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
 class NotConfigured(ImgmendError):
     status, code = 503, "not_configured"
     message = "This feature is not configured on the server."

@@ -2,14 +2,25 @@
 learned watermark detector.
 
 Importing this module is cheap: numpy, OpenCV, onnxruntime and OIDN load on first use, once per
-process, under a lock. Each model also runs under its own lock: on a small server two requests for
-the same model would only fight over the same cores and double the peak memory.
+process, under a lock. Every job (a tool run or a detection) runs through one admission gate
+(lib.engines.local.admission): at most a few at once, a bounded queue, `503 busy` beyond, since
+on a small server more jobs would only fight over the same cores and multiply the peak memory.
 """
 
 import threading
 
 from lib import catalog, config
+from lib.engines.local.admission import Admission
 from lib.errors import ImgmendError, InvalidRequest, NotConfigured, UpstreamError
+
+_shared_admission = None  # set by share_admission() in a pre-fork server, used by every engine
+
+
+def share_admission(**limits):
+    """Make one admission gate for all worker processes; call before the server forks them."""
+    global _shared_admission
+    _shared_admission = Admission(shared=True, **limits)
+    return _shared_admission
 
 
 class LocalEngine:
@@ -20,7 +31,7 @@ class LocalEngine:
     def __init__(self):
         self._load_lock = threading.Lock()
         self._models = {}
-        self._run_locks = {name: threading.Lock() for name in ("denoise", "remove_bg", "detect_watermark")}
+        self.admission = _shared_admission or Admission()
 
     def run(self, tool, image, options=None):
         """Apply `tool` to an RGB image; the result has the same pixel size."""
@@ -34,14 +45,15 @@ class LocalEngine:
             if mask.size != image.size:
                 raise InvalidRequest("The mask must have the same size as the image.")
         try:
-            image = image if image.mode == "RGB" else image.convert("RGB")
-            if tool == "denoise":
-                return self._denoise(image)
-            if tool == "remove_bg":
-                return self._remove_bg(image)
-            from lib.engines.local.watermark_removal import remove_watermark
+            with self.admission.slot():
+                image = image if image.mode == "RGB" else image.convert("RGB")
+                if tool == "denoise":
+                    return self._denoise(image)
+                if tool == "remove_bg":
+                    return self._remove_bg(image)
+                from lib.engines.local.watermark_removal import remove_watermark
 
-            return remove_watermark(image, mask)
+                return remove_watermark(image, mask)
         except ImgmendError:
             raise
         except ImportError as exc:  # no engine at all: the production bundle ships without these packages
@@ -52,12 +64,12 @@ class LocalEngine:
     def detect_watermark(self, image):
         """Suggested watermark mask: mode "L", same size, 255 = watermark."""
         try:
-            detector = self._watermark_detector()
-            if detector is None:  # no learned detector here: the Pillow-only heuristic
-                from lib.heuristic_mask import detect_watermark
+            with self.admission.slot():
+                detector = self._watermark_detector()
+                if detector is None:  # no learned detector here: the Pillow-only heuristic
+                    from lib.heuristic_mask import detect_watermark
 
-                return detect_watermark(image)
-            with self._run_locks["detect_watermark"]:
+                    return detect_watermark(image)
                 return detector.detect(image)
         except ImgmendError:
             raise
@@ -68,14 +80,10 @@ class LocalEngine:
         import numpy as np
         from PIL import Image
 
-        denoiser = self._model("denoise")
-        with self._run_locks["denoise"]:
-            return Image.fromarray(denoiser(np.asarray(image)), "RGB")
+        return Image.fromarray(self._model("denoise")(np.asarray(image)), "RGB")
 
     def _remove_bg(self, image):
-        remover = self._model("remove_bg")
-        with self._run_locks["remove_bg"]:
-            return remover(image)
+        return self._model("remove_bg")(image)
 
     def _watermark_detector(self):
         """The learned detector, or None without its weights file, numpy, OpenCV or onnxruntime."""
