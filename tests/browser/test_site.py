@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from lib import catalog
 from tests.support.browser import ARTIFACTS, EN, PAGES, ZH, run_tool, upload
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
 
@@ -38,7 +39,7 @@ def test_each_tool_end_to_end(visit, photo_file, path, tool, fmt):
     with page.expect_download() as info:
         page.click("#download")
     download = info.value
-    assert download.suggested_filename.startswith("chelsea-")
+    assert download.suggested_filename == f"chelsea-{catalog.get(tool).suffix}.{fmt.lower().replace('jpeg', 'jpg')}"
     img = Image.open(io.BytesIO(Path(download.path()).read_bytes()))
     assert img.format == fmt and img.size == (240, 180)
     if tool == "remove_bg":
