@@ -147,11 +147,11 @@ def page(chain, path, context, en, where):
     return mark_current(fill(context["content"] + "\n", en, where), path)
 
 
-def build():
-    """{file name: HTML} of every page."""
+def build(sources=SOURCES):
+    """{file name: HTML} of every page made from the templates in `sources`."""
     en = json.loads((PUBLIC / "i18n" / "en.json").read_text(encoding="utf-8"))
-    layout, tool_body = (load(SOURCES / f"{name}.html") for name in SHARED)
-    parts = {p.stem: p for p in (SOURCES / "tools").glob("*.html")}
+    layout, tool_body = (load(sources / f"{name}.html") for name in SHARED)
+    parts = {p.stem: p for p in (sources / "tools").glob("*.html")}
     if set(parts) - set(catalog.IDS):
         raise TemplateError(f"pages/tools/: no such tool in lib/catalog.py: {sorted(set(parts) - set(catalog.IDS))}")
     pages = {}
@@ -159,7 +159,7 @@ def build():
         part = load(parts[tool.id]) if tool.id in parts else ({}, [])
         name = tool.page.lstrip("/") + ".html"
         pages[name] = page([part, tool_body, layout], tool.page, {"strings": tool.id, "tool": tool}, en, name)
-    for source in sorted(SOURCES.glob("*.html")):
+    for source in sorted(sources.glob("*.html")):
         if source.stem in SHARED:
             continue
         if source.name in pages:
