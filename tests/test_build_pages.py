@@ -1,6 +1,7 @@
 """public/*.html is generated from pages/ (`make pages`): the committed pages are the generator's output,
 every English string is written once (in public/i18n/en.json), and each tool's names come from lib/catalog.py."""
 
+import functools
 import importlib.util
 import json
 import re
@@ -23,7 +24,12 @@ ZH = json.loads((PUBLIC / "i18n" / "zh.json").read_text(encoding="utf-8"))
 _spec = importlib.util.spec_from_file_location("build_pages", ROOT / "tools" / "build_pages.py")
 build_pages = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_pages)
-BUILT = build_pages.build()
+
+
+@functools.cache
+def used_keys():
+    """Every key the generated pages name."""
+    return frozenset().union(*(keys(html) for html in build_pages.build().values()))
 
 
 def keys(html):
@@ -44,8 +50,7 @@ def test_generated_equals_committed(tmp_path):
 
 
 def test_every_key_of_the_pages_is_in_both_tables():
-    used = set().union(*(keys(html) for html in BUILT.values()))
-    assert used <= set(EN) & set(ZH), used - (set(EN) & set(ZH))
+    assert used_keys() <= set(EN) & set(ZH), used_keys() - (set(EN) & set(ZH))
 
 
 @pytest.mark.parametrize("source", SOURCE_FILES, ids=lambda p: p.relative_to(SOURCES).as_posix())
@@ -53,14 +58,13 @@ def test_sources_carry_keys_only_and_every_key_is_in_both_tables(source):
     text = source.read_text(encoding="utf-8")
     for tag, after in re.findall(r'(<[a-z][^>]*\sdata-i18n="[^"]*"[^>]*>)(.?.?)', text):
         assert after == "</", f"the text of {tag} comes from en.json, not from the source"
-    for tag in re.findall(r'<[^>]*\sdata-i18n-attr="[^"]*"[^>]*>', text):
-        for attr in (pair.split(":")[0].strip() for pair in re.search(r'data-i18n-attr="([^"]*)"', tag).group(1).split(";")):
+    for tag, pairs in re.findall(r'(<[^>]*\sdata-i18n-attr="([^"]*)"[^>]*>)', text):
+        for attr in (pair.split(":")[0].strip() for pair in pairs.split(";")):
             assert not re.search(rf"\s{attr}=", tag), f"{attr}= of {tag} comes from en.json, not from the source"
-    used = set().union(*(keys(html) for html in BUILT.values()))
     for key in keys(text):
         if "{{" in key:  # {{tool.id}}.name: the keys it stands for are checked in the generated pages
             pattern = re.sub(r"\\\{\\\{.*?\\\}\\\}", r"[a-z_]+", re.escape(key))
-            assert any(re.fullmatch(pattern, k) for k in used), key
+            assert any(re.fullmatch(pattern, k) for k in used_keys()), key
         else:
             assert key in EN and key in ZH, key
 

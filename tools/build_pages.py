@@ -40,7 +40,7 @@ class TemplateError(ValueError):
 
 
 def load(path):
-    """(settings, tree) of one template file; the tree holds text, ("value", name), ("for", x, list, body), ("if", name, body)."""
+    """(settings, tree) of one template: text, ("value", name), ("for", x, list, body), ("if", name, body)."""
     text = path.read_text(encoding="utf-8")
     settings = {}
     if text.startswith("---\n"):
@@ -101,16 +101,16 @@ def render(tree, context):
     return "".join(out)
 
 
-def fill(text, en, where):
+def fill(text, en):
     """The English fallback: text of each data-i18n element, each attribute named in data-i18n-attr."""
     def english(key):
         if key not in en:
-            raise TemplateError(f"{where}: no key {key!r} in en.json")
+            raise TemplateError(f"no key {key!r} in en.json")
         if "{" in en[key]:
-            raise TemplateError(f"{where}: {key!r} has placeholders; leave it to the script")
+            raise TemplateError(f"{key!r} has placeholders; leave it to the script")
         return html.escape(en[key])
 
-    def tag(match):
+    def one(match):
         tag = match.group(0)
         attrs = re.search(r' data-i18n-attr="([^"]*)"', tag)
         if attrs:
@@ -118,17 +118,17 @@ def fill(text, en, where):
             for pair in attrs.group(1).split(";"):
                 attr, key = (part.strip() for part in pair.split(":"))
                 if re.search(rf"\s{attr}=", tag):
-                    raise TemplateError(f"{where}: {attr}= comes from {key!r}, not from the source: {tag}")
+                    raise TemplateError(f"{attr}= comes from {key!r}, not from the source: {tag}")
                 written += f' {attr}="{english(key)}"'
             tag = tag.replace(attrs.group(0), written + attrs.group(0))
         key = re.search(r' data-i18n="([^"]*)"', tag)
         if key:
             if not match.string.startswith("</", match.end()):
-                raise TemplateError(f"{where}: {key.group(1)!r} text comes from en.json, not from the source")
+                raise TemplateError(f"{key.group(1)!r} text comes from en.json, not from the source")
             tag += english(key.group(1))
         return tag
 
-    return OPEN_TAG.sub(tag, text)
+    return OPEN_TAG.sub(one, text)
 
 
 def mark_current(text, path):
@@ -142,9 +142,12 @@ def page(chain, path, context, en, where):
     for settings, _ in reversed(chain):
         for name, value in settings.items():
             context[name] = context["scripts"] + value.split() if name == "scripts" else value
-    for _, tree in chain:
-        context["content"] = render(tree, context).rstrip("\n")
-    return mark_current(fill(context["content"] + "\n", en, where), path)
+    try:
+        for _, tree in chain:
+            context["content"] = render(tree, context).rstrip("\n")
+        return mark_current(fill(context["content"] + "\n", en), path)
+    except TemplateError as error:
+        raise TemplateError(f"{where}: {error}") from None
 
 
 def build(sources=SOURCES):
