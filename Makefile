@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev serve test bench clean
+.PHONY: install dev serve test bench pages clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,9 @@ test: install  ## the whole suite (Redis tests need redis-server on PATH; CI ins
 
 bench: install  ## speed numbers of the local engine
 	$(BIN)/python bench/local_speed.py
+
+pages:  ## write public/*.html from pages/ and public/i18n/en.json (standard library only, no venv needed)
+	$(PYTHON) tools/build_pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

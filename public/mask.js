@@ -69,7 +69,7 @@
     if (!blob) return;
     const button = $("detect");
     button.disabled = true;
-    status("wm.detecting");
+    status("remove_watermark.detecting");
     try {
       const form = new FormData();
       form.append("image", blob, "photo");
@@ -91,7 +91,7 @@
       mctx.putImageData(pixels, 0, 0);
       marked = true;
       render();
-      status("wm.detected");
+      status("remove_watermark.detected");
     } catch (e) {
       app.setText($("mask-status"), app.errorKey(e.code || "unknown"));
     } finally {

@@ -5,8 +5,8 @@
   const app = window.imgmend;
   const $ = (id) => document.getElementById(id);
   const main = $("main");
-  const tool = main.dataset.tool;
-  const SUFFIX = { denoise: "denoised", remove_bg: "no-background", remove_watermark: "no-watermark" };
+  const tool = main.dataset.tool; // the tool's id and download suffix come from lib/catalog.py via the page
+  const suffix = main.dataset.suffix;
   const EXT = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
   const els = {};
   for (const id of ["file", "choose", "pick", "selected", "options", "go", "progress", "progress-text", "cancel",
@@ -121,7 +121,7 @@
     return form;
   }
 
-  const resultName = (prepared, type) => `${prepared.name}-${SUFFIX[tool]}.${EXT[type] || "png"}`;
+  const resultName = (prepared, type) => `${prepared.name}-${suffix}.${EXT[type] || "png"}`;
 
   async function choose(files) {
     if (!files || !files.length || controller) return;

@@ -22,6 +22,21 @@
     return { buf, bytes: new Uint8Array(buf.buffer) };
   }
 
+  // A local header (at = 4) or central-directory entry (at = 6): from `at` on they share version needed,
+  // flags (UTF-8 names), method (stored), time, date, CRC-32, both sizes and the name's length.
+  function record(size, signature, at, crc, length, nameLength) {
+    const head = header(size);
+    head.buf.setUint32(0, signature, true);
+    head.buf.setUint16(at, 20, true);
+    head.buf.setUint16(at + 2, 0x0800, true);
+    head.buf.setUint16(at + 8, DATE, true);
+    head.buf.setUint32(at + 10, crc, true);
+    head.buf.setUint32(at + 14, length, true);
+    head.buf.setUint32(at + 18, length, true);
+    head.buf.setUint16(at + 22, nameLength, true);
+    return head;
+  }
+
   // files: [{name, blob}] -> a Blob of type application/zip. Names are UTF-8 (flag bit 11).
   app.zip = async (files) => {
     const parts = [];
@@ -31,26 +46,9 @@
       const data = new Uint8Array(await file.blob.arrayBuffer());
       const name = new TextEncoder().encode(file.name);
       const crc = crc32(data);
-      const local = header(30);
-      local.buf.setUint32(0, 0x04034b50, true);
-      local.buf.setUint16(4, 20, true);
-      local.buf.setUint16(6, 0x0800, true);
-      local.buf.setUint16(12, DATE, true);
-      local.buf.setUint32(14, crc, true);
-      local.buf.setUint32(18, data.length, true);
-      local.buf.setUint32(22, data.length, true);
-      local.buf.setUint16(26, name.length, true);
-      parts.push(local.bytes, name, data);
-      const entry = header(46);
-      entry.buf.setUint32(0, 0x02014b50, true);
-      entry.buf.setUint16(4, 20, true);
-      entry.buf.setUint16(6, 20, true);
-      entry.buf.setUint16(8, 0x0800, true);
-      entry.buf.setUint16(14, DATE, true);
-      entry.buf.setUint32(16, crc, true);
-      entry.buf.setUint32(20, data.length, true);
-      entry.buf.setUint32(24, data.length, true);
-      entry.buf.setUint16(28, name.length, true);
+      parts.push(record(30, 0x04034b50, 4, crc, data.length, name.length).bytes, name, data);
+      const entry = record(46, 0x02014b50, 6, crc, data.length, name.length);
+      entry.buf.setUint16(4, 20, true); // version made by
       entry.buf.setUint32(42, offset, true);
       central.push(entry.bytes, name);
       offset += 30 + name.length + data.length;

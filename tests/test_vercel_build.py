@@ -40,7 +40,7 @@ ADMIN_TOKEN = "admin-token-for-the-vercel-build-test"
 # Packages of the local CPU engine (requirements-local.txt): none may reach a production bundle.
 ML_PACKAGES = ("numpy", "cv2", "opencv", "onnx", "onnxruntime", "pyoidn", "rembg", "scipy", "skimage",
                "scikit_image", "torch", "pymatting", "numba")
-DEV_DIRS = ("tests/", "bench/", "docs/", "public/", "tools/", "dev/", ".ci/", "node_modules/", ".venv/", ".vercel/", ".git/")
+DEV_DIRS = ("tests/", "bench/", "docs/", "public/", "pages/", "tools/", "dev/", ".ci/", "node_modules/", ".venv/", ".vercel/", ".git/")
 MAX_BUNDLE_BYTES = 100 * 1024 * 1024  # the production bundle is ~60 MB; the ML stack would add ~300 MB
 
 

@@ -41,7 +41,7 @@ def browse_everything(browser, site, ip, ua, photo_file, token):
         upload(page, photo_file)
         if path == "/remove-watermark":
             page.click("#detect")
-            page.locator("#mask-status[data-i18n='wm.detected']").wait_for()
+            page.locator("#mask-status[data-i18n='remove_watermark.detected']").wait_for()
             page.locator("#wm-canvas").click(position={"x": 10, "y": 10})
         run_tool(page)
     data = photo_file.read_bytes()

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from lib import catalog
 from tests.support.browser import ARTIFACTS, EN, PAGES, ZH, run_tool, upload
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 860}}
 
@@ -21,7 +22,7 @@ def test_each_tool_end_to_end(visit, photo_file, path, tool, fmt):
     upload(page, photo_file)
     if tool == "remove_watermark":
         page.click("#detect")
-        page.locator("#mask-status[data-i18n='wm.detected']").wait_for()
+        page.locator("#mask-status[data-i18n='remove_watermark.detected']").wait_for()
         page.locator("#wm-canvas").click(position={"x": 10, "y": 10})  # one brush dab on the mask
         assert page.is_enabled("#undo")
         (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,7 @@ def test_each_tool_end_to_end(visit, photo_file, path, tool, fmt):
     with page.expect_download() as info:
         page.click("#download")
     download = info.value
-    assert download.suggested_filename.startswith("chelsea-")
+    assert download.suggested_filename == f"chelsea-{catalog.get(tool).suffix}.{fmt.lower().replace('jpeg', 'jpg')}"
     img = Image.open(io.BytesIO(Path(download.path()).read_bytes()))
     assert img.format == fmt and img.size == (240, 180)
     if tool == "remove_bg":
@@ -96,7 +97,7 @@ def test_language_switch_survives_reload_and_storage_is_minimal(visit):
 
 def test_first_visit_follows_the_browser_language(visit):
     page = visit(locale="zh-CN").goto("/denoise")
-    assert page.get_attribute("html", "lang") == "zh-CN" and page.text_content("h1") == ZH["denoise.h1"]
+    assert page.get_attribute("html", "lang") == "zh-CN" and page.text_content("h1") == ZH["denoise.name"]
 
 
 def test_unsupported_file_shows_the_translated_message(visit, tmp_path):

@@ -64,7 +64,7 @@ def _chrome(html, tag):
 
 
 def test_every_page_shares_one_header_and_footer():
-    # The pages are plain files (no build step): this keeps their copies of the site chrome identical.
+    # The pages are generated from one layout (pages/layout.html, `make pages`): the output keeps one chrome.
     html = {p.name: p.read_text(encoding="utf-8") for p in PAGES}
     for tag in ("header", "footer"):
         reference = _chrome(html["index.html"], tag)
