@@ -58,6 +58,30 @@
     return new ApiError(code, reply.status, error);
   }
 
+  // A self-hosted server whose queue is full answers 503 busy with Retry-After: wait that long
+  // (telling the page each second), then try again, a bounded number of times.
+  const BUSY_TRIES = 20;
+  const pause = (ms, signal) => new Promise((resolve, reject) => {
+    const id = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener("abort", () => { clearTimeout(id); reject(new DOMException("Aborted", "AbortError")); }, { once: true });
+  });
+
+  async function sendWhenFree(path, options, onBusy) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await send(path, options);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code !== "busy" || attempt >= BUSY_TRIES) throw e;
+        const wait = Math.min(120, Math.max(1, Number.parseInt(e.data.retry_after, 10) || 5));
+        for (let left = wait; left > 0; left -= 1) {
+          if (onBusy) onBusy(left);
+          await pause(1000, options.signal);
+        }
+        if (onBusy) onBusy(0);
+      }
+    }
+  }
+
   async function send(path, options) {
     let reply;
     try {
@@ -85,8 +109,9 @@
   }
 
   // An image request: FormData in, {blob, type, remaining} out; throws ApiError or AbortError.
-  app.postImage = async (path, form, signal) => {
-    const reply = await send(path, { method: "POST", body: form, headers: authHeaders(), signal });
+  // `onBusy(seconds)` hears the countdown while a busy server is waited for (0 when it retries).
+  app.postImage = async (path, form, signal, onBusy) => {
+    const reply = await sendWhenFree(path, { method: "POST", body: form, headers: authHeaders(), signal }, onBusy);
     const blob = await reply.blob();
     return { blob, type: reply.headers.get("Content-Type") || blob.type, remaining: reply.headers.get("X-Quota-Remaining") };
   };
@@ -103,7 +128,7 @@
     if (code === "quota_exceeded") return ["next.quota_exceeded", "/pro", "next.pro.link"];
     if (code === "invalid_token") return ["next.invalid_token", "/pro", "next.pro.link"];
     if (code === "rate_limited") return ["next.rate_limited", null, null];
-    if (/^(upstream_|network|unknown|not_configured)/.test(code)) return ["next.retry", null, null];
+    if (/^(upstream_|network|unknown|not_configured|busy)/.test(code)) return ["next.retry", null, null];
     return ["next.other", null, null];
   };
 

@@ -151,8 +151,11 @@
     }
   }
 
+  let retryIn = 0; // seconds until a busy server is asked again (0: working)
+
   function tick(started) {
-    app.setText(els["progress-text"], "tool.working", { s: Math.floor((Date.now() - started) / 1000) });
+    if (retryIn > 0) app.setText(els["progress-text"], "tool.busy", { s: retryIn });
+    else app.setText(els["progress-text"], "tool.working", { s: Math.floor((Date.now() - started) / 1000) });
   }
 
   async function run() {
@@ -165,7 +168,7 @@
     timer = setInterval(() => tick(started), 1000);
     els.cancel.focus();
     try {
-      const reply = await app.postImage(`/api/${tool}`, form, controller.signal);
+      const reply = await app.postImage(`/api/${tool}`, form, controller.signal, (s) => { retryIn = s; tick(started); });
       const type = (reply.type || "").split(";")[0].trim();
       els.before.src = remember(photo.blob);
       els.after.src = remember(reply.blob);
@@ -187,6 +190,7 @@
       }
     } finally {
       clearInterval(timer);
+      retryIn = 0;
       controller = null;
     }
   }

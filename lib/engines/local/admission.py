@@ -15,7 +15,7 @@ import os
 import threading
 import time
 
-from lib import config
+from lib import config, http
 from lib.errors import Busy
 
 FIRST_GUESS_S = 15.0  # a 12 MP denoise on 2 cores, until this process has timed a job of its own
@@ -67,7 +67,9 @@ class Admission:
         if self._slots.acquire(False):
             with self._lock:
                 self._n[RUNNING] += 1
+            http.annotate(queue_ms=0)
             return
+        queued = time.monotonic()
         with self._lock:
             ahead = int(self._n[WAITING])
             if ahead >= self.queue or self.expected_wait_s(ahead) > self.max_wait_s:
@@ -78,6 +80,8 @@ class Admission:
         finally:
             with self._lock:
                 self._n[WAITING] -= 1
+        waited_ms = round((time.monotonic() - queued) * 1000)
+        http.annotate(queue_ms=waited_ms)  # the request's log line says how long it queued
         if not got:  # the promise ran out: say so rather than keep the user waiting longer
             raise Busy(self.retry_after())
         with self._lock:
