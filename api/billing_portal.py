@@ -1,13 +1,14 @@
-"""POST /api/billing_portal — open Stripe's customer portal for the token's Pro customer."""
+"""POST /api/billing_portal — where "Manage subscription" goes for the token's Pro customer."""
 
-from lib import http, payments, tokens
+from lib import http, payments, pro, quota
 from lib.errors import InvalidToken
 
 
 @http.endpoint("POST")
 def app(request):
-    """Answer with the portal URL (manage or cancel Pro)."""
-    token = http.bearer_token(request)
-    if token is None:
+    """Answer with a portal session (a tab fresh from Checkout) or the portal's email login link."""
+    quota.check_portal_rate(quota.client_id(http.client_network(request)))
+    claims = pro.claims(request)
+    if claims is None:
         raise InvalidToken("Verify your Pro key first.")
-    return http.json_response({"url": payments.portal_url(tokens.verify_token(token))})
+    return http.json_response(payments.manage_url(claims))

@@ -3,7 +3,7 @@
 from lib import http, payments
 
 
-@http.endpoint("POST")
+@http.endpoint("POST", any_site=True)  # Stripe signs it; it comes from no browser
 def app(request):
     """Verify the delivery, update the customer's Pro state, acknowledge."""
     payload = request.get_data(cache=False)  # the raw bytes: the signature covers them exactly

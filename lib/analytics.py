@@ -5,12 +5,13 @@ browser family + major version, device class and country, tool runs by outcome, 
 histogram per tool and engine. Nothing is per person: no IP, no User-Agent string, no identifier,
 no cookie. The key space is bounded (paths and browsers are whitelisted, everything else is
 "other"), so counts cannot be turned into a per-visitor trail. Every day's hashes expire after
-365 days (the privacy policy promises at most 12 months). Counting never breaks a request.
+365 days (the privacy policy promises at most 12 months). Counting never breaks a request:
+while Redis fails nothing is counted (the quota's per-instance memory fallback is for limits, not
+for statistics) and, for RETRY_S after a failure, Redis is not even asked.
 """
 
 import contextlib
 import datetime as dt
-import logging
 import math
 import re
 import time
@@ -20,7 +21,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lib import config, quota
 from lib.errors import ImgmendError, InvalidRequest, UpstreamUnavailable
 
-log = logging.getLogger("imgmend.analytics")
 
 TTL_S = 365 * 24 * 3600  # ≤ 12 months, the privacy policy's promise
 PREFIX = "imgmend:stats"
@@ -55,11 +55,6 @@ def _today():
 
 def _key(day, dimension):
     return f"{PREFIX}:{day.isoformat()}:{dimension}"
-
-
-def _store_failed(what, error):
-    # One line, the exception type only: a message could quote a URL with credentials.
-    log.warning("analytics store unavailable during %s (%s): not counted", what, type(error).__name__)
 
 
 def normalise_path(path):
@@ -117,25 +112,36 @@ def country(header):
     return value if re.fullmatch(r"[A-Z]{2}", value) else "unknown"
 
 
-def count_view(path, user_agent, country_header):
-    """Count one page view; bots are not counted. Returns whether it was counted."""
+def view_counts(path, user_agent, country_header):
+    """The increments one page view adds, or None for a bot (bots are not counted)."""
     parsed = _parse(user_agent) if user_agent else None  # once, for the device and the browser
     device = device_class(user_agent, parsed)
     if device == "bot":
-        return False
+        return None
     day = _today()
-    updates = [
+    return [
         (_key(day, "views"), normalise_path(path), 1),
         (_key(day, "browser"), browser(user_agent, parsed), 1),
         (_key(day, "device"), device, 1),
         (_key(day, "country"), country(country_header), 1),
     ]
+
+
+def _add(updates, what, expire_all=False):
+    """Write increments to the shared store; a failing store costs the request nothing (not counted).
+
+    One round trip, plus one for the expiries of keys this write created (`expire_all`: in the same
+    one, for a caller that has already spent a round trip on this request)."""
     try:
-        quota.counters().hincr_many(updates, TTL_S)
-    except Exception as error:
-        _store_failed("view", error)
+        quota.shared(lambda store: store.hincr_many(updates, TTL_S, expire_all=expire_all), what)
+    except UpstreamUnavailable:
         return False
     return True
+
+
+def count_view(updates, store_asked=False):
+    """Count one page view from view_counts(). Returns whether it was counted."""
+    return _add(updates, "view", expire_all=store_asked)
 
 
 def bucket(ms):
@@ -152,10 +158,7 @@ def record_run(tool, engine, outcome, ms):
     updates = [(_key(day, "runs"), f"{tool}:{outcome}", 1)]
     if outcome == "ok":  # the histogram is what users waited for a result, not how fast we refuse
         updates.append((_key(day, "latency"), f"{tool}:{engine}:{bucket(ms)}", 1))
-    try:
-        quota.counters().hincr_many(updates, TTL_S)
-    except Exception as error:
-        _store_failed("run", error)
+    _add(updates, "run")
 
 
 @contextlib.contextmanager
@@ -250,9 +253,8 @@ def report(days=7):
     dates = [today - dt.timedelta(days=n) for n in range(days)]
     keys = [_key(day, dim) for day in dates for dim in DIMENSIONS]
     try:
-        hashes = quota.counters().hgetall_many(keys)
-    except Exception as error:
-        _store_failed("report", error)
+        hashes = quota.shared(lambda store: store.hgetall_many(keys), "report")
+    except UpstreamUnavailable:
         raise UpstreamUnavailable("The statistics store is unreachable.") from None
     per_day, totals = [], {}
     for i, day in enumerate(dates):

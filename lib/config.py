@@ -5,6 +5,7 @@ Every environment variable the project reads is named in SETTINGS and read throu
 """
 
 import os
+from urllib.parse import urlsplit
 
 MB = 1024 * 1024
 MAX_BYTES = 4 * MB  # 4,194,304: the contract's per-image cap
@@ -29,10 +30,12 @@ SETTINGS = (
     "REDIS_URL",
     "FREE_DAILY_LIMIT",
     "RATE_LIMIT_PER_MINUTE",
+    "PRO_RATE_LIMIT_PER_MINUTE",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_PRICE_ID",
     "STRIPE_API_BASE",
+    "STRIPE_PORTAL_LOGIN_URL",
     "PRO_DISPLAY_PRICE",
     "PUBLIC_BASE_URL",
     "IMGMEND_ADMIN_TOKEN",
@@ -93,6 +96,11 @@ def rate_limit_per_minute():
     return max(1, env_int("RATE_LIMIT_PER_MINUTE", 20))
 
 
+def pro_rate_limit_per_minute():
+    """Image runs per Pro customer per minute, across every address the key is used from."""
+    return max(1, env_int("PRO_RATE_LIMIT_PER_MINUTE", 30))
+
+
 def local_threads():
     """Threads each local-engine model may use (IMGMEND_LOCAL_THREADS, default 2)."""
     return max(1, env_int("IMGMEND_LOCAL_THREADS", 2))
@@ -122,3 +130,27 @@ def secrets():
 def public_base_url():
     """The site's public origin (Stripe return URLs), without a trailing slash."""
     return (env("PUBLIC_BASE_URL") or "http://127.0.0.1:3000").rstrip("/")
+
+
+def origin_of(url):
+    """The origin (`scheme://host[:port]`, lower case, default port dropped) of a URL, or None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except (AttributeError, ValueError):
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def public_origin():
+    """The origin of PUBLIC_BASE_URL: the one site whose pages may spend this site's quota."""
+    return origin_of(public_base_url())
+
+
+def portal_login_url():
+    """STRIPE_PORTAL_LOGIN_URL: the customer portal's no-code login link (email + one-time code)."""
+    return env("STRIPE_PORTAL_LOGIN_URL")

@@ -1,8 +1,9 @@
 """Expiring counters, in process memory or in Redis, shared by the quota and the usage analytics.
 
-Two shapes: plain counters (`incr`, `get`) for the quota, and hashes of counters (`hincr_many`,
-`hgetall`) for the analytics, where one hash per day and dimension keeps a report to a few reads.
-Every key gets its expiry on its first write and keeps it (Redis `EXPIRE ... NX`).
+Two shapes: plain counters (`incr`, `get`, `put`, `get_many`) for the quota, the limits and the
+Pro revocations, and hashes of counters (`hincr_many`, `hgetall`) for the analytics, where one
+hash per day and dimension keeps a report to a few reads. Every key gets its expiry on its first
+write and keeps it (Redis `EXPIRE ... NX`); `put` sets value and expiry together.
 """
 
 import threading
@@ -10,11 +11,20 @@ import time
 
 
 class MemoryCounters:
-    """Counters with expiry in process memory (local/dev; one process)."""
+    """Counters with expiry in process memory (local/dev; one process; a Redis outage's fallback)."""
+
+    SWEEP_ABOVE = 10_000  # keys; past this, expired ones are dropped at most once a minute
 
     def __init__(self):
         self._lock = threading.Lock()
         self._data = {}  # key -> (value, expires_at); value is an int or a dict of ints (a hash)
+        self._swept = 0.0
+
+    def _sweep(self, now):
+        """Drop expired keys (caller holds the lock): many clients must not grow memory for ever."""
+        if len(self._data) > self.SWEEP_ABOVE and now - self._swept >= 60:
+            self._swept = now
+            self._data = {k: v for k, v in self._data.items() if v[1] > now}
 
     def _live(self, key, now, empty, ttl=0):
         """The key's (value, expires), a fresh one when absent or expired."""
@@ -27,10 +37,22 @@ class MemoryCounters:
         """Add `amount` and return the new value; the expiry is set by the first increment."""
         now = time.time()
         with self._lock:
+            self._sweep(now)
             value, expires = self._live(key, now, 0, ttl)
             value += amount
             self._data[key] = (value, expires)
             return value
+
+    def put(self, key, value, ttl):
+        """Set an integer value that expires after `ttl` seconds (a new expiry each time)."""
+        now = time.time()
+        with self._lock:
+            self._sweep(now)
+            self._data[key] = (int(value), now + ttl)
+
+    def get_many(self, keys):
+        """Several values (0 when absent or expired), in the order of `keys`."""
+        return [self.get(key) for key in keys]
 
     def get(self, key):
         """The current value (0 when absent or expired)."""
@@ -38,10 +60,11 @@ class MemoryCounters:
             value, _ = self._live(key, time.time(), 0)
             return value
 
-    def hincr_many(self, updates, ttl):
+    def hincr_many(self, updates, ttl, expire_all=True):
         """Apply (key, field, amount) increments to hashes; each new hash expires after `ttl` s."""
         now = time.time()
         with self._lock:
+            self._sweep(now)
             for key, field, amount in updates:
                 value, expires = self._live(key, now, {}, ttl)
                 value = dict(value)
@@ -92,17 +115,43 @@ class RedisCounters:
         """The current value (0 when absent)."""
         return int(self.client.get(key) or 0)
 
-    def hincr_many(self, updates, ttl):
-        """Apply (key, field, amount) increments in one round trip; new hashes expire after `ttl` s."""
+    def put(self, key, value, ttl):
+        """Set an integer value that expires after `ttl` seconds (one command)."""
+        self.client.set(key, int(value), ex=ttl)
+
+    def get_many(self, keys):
+        """Several values (0 when absent), in the order of `keys` (one command)."""
+        return [int(v or 0) for v in self.client.mget(keys)]
+
+    def hincr_many(self, updates, ttl, expire_all=True):
+        """Apply (key, field, amount) increments; new hashes expire after `ttl` s.
+
+        `expire_all`: one round trip with an `EXPIRE ... NX` for every key. Otherwise the
+        increments alone, and a second round trip with `EXPIRE ... NX` only for the keys in which
+        an increment created its field — a new key has only new fields, so none is ever left
+        without an expiry, and a busy day's repeat writes cost one command per counter.
+        """
         pipe = self.client.pipeline(transaction=False)  # independent counters: no MULTI needed
         keys = []
         for key, field, amount in updates:
             pipe.hincrby(key, field, amount)
             if key not in keys:
                 keys.append(key)
-        for key in keys:
-            pipe.expire(key, ttl, nx=True)
-        pipe.execute()
+        if expire_all:
+            for key in keys:
+                pipe.expire(key, ttl, nx=True)
+            pipe.execute()
+            return
+        results = pipe.execute()
+        fresh = []
+        for (key, _, amount), value in zip(updates, results):
+            if int(value) == amount and key not in fresh:
+                fresh.append(key)
+        if fresh:
+            pipe = self.client.pipeline(transaction=False)
+            for key in fresh:
+                pipe.expire(key, ttl, nx=True)
+            pipe.execute()
 
     def hgetall(self, key):
         """A hash as {field: int} ({} when absent)."""

@@ -47,9 +47,24 @@ class InvalidAdminToken(InvalidToken):
     message = "The admin token is missing or wrong."
 
 
+class TokenRevoked(InvalidToken):
+    """The customer's Pro plan ended (refund, dispute, cancellation) after this token was issued."""
+
+    message = "Your Pro plan has ended (refunded, disputed or cancelled). This tab is back on the free plan."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("reason", "revoked")  # the front end says why it fell back to free
+        super().__init__(message, **kwargs)
+
+
 class QuotaExceeded(ImgmendError):
     status, code = 402, "quota_exceeded"
     message = "You have used today's free images. Come back tomorrow or go Pro for unlimited use."
+
+
+class CrossSite(ImgmendError):
+    status, code = 403, "cross_site"
+    message = "Requests from other websites are refused. Open the site itself and try again."
 
 
 class NotFound(ImgmendError):

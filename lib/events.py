@@ -1,8 +1,9 @@
-"""The page-view beacon (`POST /api/event`): privacy signals first, then one aggregate count."""
+"""The page-view beacon (`POST /api/event`): privacy signals first, then a per-client limit, then
+one aggregate count."""
 
 import json
 
-from lib import analytics
+from lib import analytics, http, quota
 from lib.errors import InvalidRequest, PayloadTooLarge
 
 MAX_EVENT_BYTES = 1024  # {"path": "/remove-watermark"} is ~30 bytes; anything big is not ours
@@ -30,11 +31,20 @@ def _read_path(request):
 
 
 def page_view(request):
-    """Count one page view unless the visitor opted out, it is a bot, or it came from another site."""
+    """Count one page view unless the visitor opted out, it is a bot, it came from another of our
+    sites, or its client already had VIEWS_PER_MINUTE counted this minute.
+
+    A counted view costs at most two store round trips (a lease, then the pipelined writes); one
+    past the limit costs none once this instance knows the minute is used up.
+    """
     path = _read_path(request)
     if opted_out(request):
         return False
-    # Browsers mark requests from other sites; those would only inflate our counts.
+    # Other sites are refused at the boundary (403); a sibling subdomain would only inflate counts.
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
-    return analytics.count_view(path, request.headers.get("User-Agent", ""), request.headers.get("X-Vercel-IP-Country"))
+    updates = analytics.view_counts(path, request.headers.get("User-Agent", ""), request.headers.get("X-Vercel-IP-Country"))
+    if updates is None:
+        return False
+    admitted, store_asked = quota.admit_view(quota.client_id(http.client_network(request)))
+    return admitted and analytics.count_view(updates, store_asked)

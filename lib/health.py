@@ -1,7 +1,8 @@
 """Service health: is each dependency the configured engine needs reachable or present?
 
 Cheap by design (a monitor may call it every minute): one Redis PING, environment look-ups, and
-find_spec for the local engine's packages — nothing is imported or loaded. Answers booleans only:
+find_spec for the local engine's packages — nothing is imported or loaded. Answers booleans only,
+and how this instance counts (`counters`: redis, memory, or memory-fallback while Redis fails):
 no secret, no version, no host name.
 """
 
@@ -42,7 +43,9 @@ def check():
     required = ["replicate" if engine == "replicate" else "local_engine"]
     if checks["redis"] is not None:
         required += ["redis", "secret"]  # shared counters need one IMGMEND_SECRET across instances
+    counters = "memory-fallback" if checks["redis"] is False else quota.mode()
     failing = [name for name in required if not checks[name]]
     if failing:
-        raise Unhealthy(f"Not ready: {', '.join(failing)}.", ok=False, failing=failing, engine=engine, checks=checks)
-    return {"ok": True, "engine": engine, "checks": checks}
+        raise Unhealthy(f"Not ready: {', '.join(failing)}.", ok=False, failing=failing, engine=engine,
+                        counters=counters, checks=checks)
+    return {"ok": True, "engine": engine, "counters": counters, "checks": checks}

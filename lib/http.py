@@ -2,6 +2,7 @@
 
 import contextvars
 import io
+import ipaddress
 import json
 import logging
 import sys
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from lib import config
 from lib.errors import (
+    CrossSite,
     ImgmendError,
     InvalidRequest,
     MethodNotAllowed,
@@ -74,8 +76,39 @@ def log_request(endpoint_path, status, error_code, ms):
     log.info(json.dumps(fields, separators=(",", ":")))
 
 
-def endpoint(*methods):
-    """Turn `view(request) -> Response` into a WSGI app that maps every error at one place."""
+# Sec-Fetch-Site values a browser sends for requests our own pages make (or the user typed).
+OWN_SITE = frozenset({"same-origin", "same-site", "none"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def from_another_site(request):
+    """Whether a browser on another site sent this request.
+
+    Fetch Metadata first: browsers set `Sec-Fetch-Site` on every request to a secure origin and
+    scripts cannot change it (a `Sec-` header), including no-cors `fetch`, form posts and beacons.
+    Without it (older browsers, plain-HTTP hosts), `Origin` — which browsers add to every
+    non-GET request — must be PUBLIC_BASE_URL's origin; `Origin: null` (sandboxed frames, data:
+    URLs, `Referrer-Policy: no-referrer` pages) is another site. A request with neither header is
+    not from a browser (curl, API clients): it carries no visitor's quota or Pro, so it passes.
+    """
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site == "cross-site":
+        return True
+    if site in OWN_SITE:
+        return False
+    origin = request.headers.get("Origin")  # an unknown Sec-Fetch-Site value is ignored, as the spec says
+    if origin is None:
+        return False
+    return origin.strip().lower() == "null" or config.origin_of(origin) != config.public_origin()
+
+
+def endpoint(*methods, any_site=False):
+    """Turn `view(request) -> Response` into a WSGI app that maps every error at one place.
+
+    Every non-GET request a browser sends from another site is refused with 403 `cross_site`
+    before the view runs: before a byte of the body is read or any counter is touched. Only
+    `any_site=True` (the Stripe webhook, which is signed) lets other sites through.
+    """
     allowed = tuple(methods) + (("HEAD",) if "GET" in methods else ())
 
     def wrap(view):
@@ -89,6 +122,8 @@ def endpoint(*methods):
                 try:
                     if request.method not in allowed:
                         raise MethodNotAllowed(headers={"Allow": ", ".join(methods)})
+                    if not any_site and request.method not in SAFE_METHODS and from_another_site(request):
+                        raise CrossSite()
                     response = view(request)
                 except ImgmendError as error:
                     error_code, response = error.code, error_response(error)
@@ -115,13 +150,39 @@ def endpoint(*methods):
     return wrap
 
 
-def client_ip(request):
-    """The client IP as Vercel reports it; never the spoofable left-most X-Forwarded-For entry."""
-    for header in ("X-Real-IP", "X-Vercel-Forwarded-For"):
-        value = request.headers.get(header, "").split(",")[0].strip()
-        if value:
-            return value
-    return request.remote_addr or "unknown"
+def network_of(value):
+    """The network a client address counts as: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 subscriber holds at least a /64 (2^64 addresses that the OS rotates through), so
+    counting per address would give each of them a fresh free quota. IPv4-mapped IPv6
+    (`::ffff:192.0.2.1`) is the IPv4 address. None for anything that is not an address.
+    """
+    value = (value or "").split(",")[0].strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.version == 4:
+        return str(address)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+
+
+def client_network(request):
+    """The client's network (network_of) as the platform reports it; never the spoofable
+    left-most X-Forwarded-For entry.
+
+    `X-Vercel-Forwarded-For` first (Vercel overwrites it at its edge), then `X-Real-IP` (the dev
+    server sets both from the socket peer), then the socket peer; malformed values are skipped.
+    """
+    for value in (request.headers.get("X-Vercel-Forwarded-For"), request.headers.get("X-Real-IP"), request.remote_addr):
+        network = network_of(value)
+        if network is not None:
+            return network
+    return "unknown"
 
 
 def bearer_token(request):
@@ -180,7 +241,14 @@ def read_image_upload(request):
 
 
 def read_json(request):
-    """The request's JSON object body, or invalid_request."""
+    """The request's JSON object body, or invalid_request.
+
+    The body must be labelled `application/json`: browsers only send that type cross-origin after
+    a CORS preflight (which this API never grants), unlike the `text/plain` a form or no-cors
+    fetch can send from any page.
+    """
+    if request.mimetype != "application/json":
+        raise InvalidRequest("Send the body as JSON with Content-Type: application/json.")
     if request.content_length and request.content_length > 16 * 1024:
         raise PayloadTooLarge("The JSON body is too large.")
     try:

@@ -9,14 +9,23 @@ Where Pro state lives:
   (paid, not refunded, not disputed) and recorded as customer metadata `imgmend_pro=lifetime`, which
   `verify_pro` reads. The webhook and a session-id verification both recompute from scratch, so
   repeated or reordered deliveries always leave the same result.
+
+When a webhook finds that a customer is no longer Pro, their tokens are revoked (lib.pro).
+
+The billing portal shows the customer's email, address, invoices and card, and can cancel: a Pro
+key (which a buyer may paste anywhere) never opens it. Only a token verified from a paid Checkout
+Session, in the buyer's own tab, within PORTAL_WINDOW_S, gets a portal session; every other Pro
+token is sent to the portal's no-code login link, where Stripe checks the email with a one-time code.
 """
 
 import contextlib
 import datetime as dt
 import logging
 import re
+import time
+from typing import NamedTuple
 
-from lib import config
+from lib import config, pro
 from lib.errors import (
     ImgmendError,
     InvalidRequest,
@@ -49,6 +58,17 @@ HANDLED_EVENTS = frozenset({
     "charge.dispute.created",
 })
 TIMEOUT_S = 10
+PORTAL_WINDOW_S = 3600  # a Checkout-verified token opens the portal for this long after verification
+CHECKOUT_FRESH_S = 24 * 3600  # an older Checkout Session (a leaked success URL) verifies as a key
+
+
+class Verified(NamedTuple):
+    """A Pro verification: who, until when (None: no end of its own), how, and when Stripe said so."""
+
+    customer: str
+    pro_until: object  # datetime or None
+    source: str  # "checkout" or "key" (lib.tokens.SOURCES)
+    checked_at: int
 
 
 def _client():
@@ -177,7 +197,7 @@ def _pro_until(client, customer_id, one_time=None):
 
 
 def verify(session_id=None, pro_key=None):
-    """Check a Checkout session id or a Pro key (customer id); returns (customer_id, pro_until)."""
+    """Check a Checkout session id or a Pro key (customer id); returns a Verified."""
     if session_id is not None and not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)):
         raise InvalidRequest("That is not a Checkout session id.")
     if pro_key is not None and not (isinstance(pro_key, str) and CUSTOMER_ID.fullmatch(pro_key)):
@@ -185,9 +205,10 @@ def verify(session_id=None, pro_key=None):
     if (session_id is None) == (pro_key is None):
         raise InvalidRequest("Send either session_id or pro_key.")
     client = _client()
+    checked_at = int(time.time())  # before Stripe is asked: a revocation from now on refuses the token
     with stripe_errors():
         if pro_key is not None:
-            return pro_key, _pro_until(client, pro_key)
+            return Verified(pro_key, _pro_until(client, pro_key), "key", checked_at)
         session = client.v1.checkout.sessions.retrieve(session_id)
         paid = session.status == "complete" and session.payment_status in ("paid", "no_payment_required")
         customer_id = _field(session, "customer")
@@ -196,17 +217,28 @@ def verify(session_id=None, pro_key=None):
         if not paid or not customer_id:
             raise NotPro("That checkout is not complete and paid.")
         one_time = sync_customer(client, customer_id) if session.mode == "payment" else False
-        return customer_id, _pro_until(client, customer_id, one_time=one_time or None)
+        fresh = isinstance(_field(session, "created"), int) and checked_at - session.created <= CHECKOUT_FRESH_S
+        source = "checkout" if fresh else "key"
+        return Verified(customer_id, _pro_until(client, customer_id, one_time=one_time or None), source, checked_at)
 
 
-def portal_url(customer_id):
-    """A billing-portal session URL where the customer manages or cancels Pro."""
-    client = _client()
-    with stripe_errors():
-        session = client.v1.billing_portal.sessions.create(
-            {"customer": customer_id, "return_url": config.public_base_url() + "/pro"}
-        )
-    return session.url
+def manage_url(claims):
+    """Where "Manage subscription" goes for these token claims: {"url", "kind"}.
+
+    `session`: a billing-portal session for a token verified from a Checkout Session less than
+    PORTAL_WINDOW_S ago; `login`: STRIPE_PORTAL_LOGIN_URL for every other token (no Stripe call).
+    """
+    if claims.source == "checkout" and time.time() - claims.checked_at <= PORTAL_WINDOW_S:
+        client = _client()
+        with stripe_errors():
+            session = client.v1.billing_portal.sessions.create(
+                {"customer": claims.customer, "return_url": config.public_base_url() + "/pro"}
+            )
+        return {"url": session.url, "kind": "session"}
+    login = config.portal_login_url()
+    if not login:
+        raise NotConfigured("The customer portal login link is not configured.")
+    return {"url": login, "kind": "login"}
 
 
 def _customer_of(client, obj, event_type):
@@ -236,11 +268,17 @@ def handle_webhook(payload, signature):
     if event.type not in HANDLED_EVENTS:
         return False
     client = _client()
+    customer_id = None
     try:
         with stripe_errors():
             customer_id = _customer_of(client, event.data.object, event.type)
-            if customer_id:
-                sync_customer(client, customer_id)
-    except NotPro:
-        pass  # the customer is gone: nothing to record, and a retry would not change that
+            if not customer_id:
+                return True
+            one_time = sync_customer(client, customer_id)
+            still_pro = one_time or _subscription_end(client, customer_id) is not None
+    except NotPro:  # the customer is gone: nothing to record, and a retry would not change that
+        still_pro = False
+    if customer_id and not still_pro:
+        pro.revoke(customer_id)  # 503 if it cannot be written: Stripe delivers the event again
+        log.info("stripe event %s: pro ended, tokens revoked", event.id)
     return True

@@ -5,7 +5,7 @@ import io
 from PIL import Image
 from werkzeug.wrappers import Response
 
-from lib import analytics, catalog, config, http, images, quota, tokens
+from lib import analytics, catalog, config, http, images, pro as pro_access, quota
 from lib.engines import get_engine
 from lib.errors import InvalidRequest, UpstreamError
 
@@ -13,10 +13,11 @@ def pro_customer(request):
     """The Pro customer named by a valid bearer token, or None for a free user.
 
     This is the one place where Pro bypasses the free quota. Checking a token is a signature check
-    only (no Stripe call); a bad token is a 401, never silently treated as a free request.
+    and one revocation lookup in the counter store (no Stripe call); a bad or revoked token is a
+    401, never silently treated as a free request.
     """
-    token = http.bearer_token(request)
-    return None if token is None else tokens.verify_token(token)
+    claims = pro_access.claims(request)
+    return None if claims is None else claims.customer
 
 
 def _options(tool, upload, photo):
@@ -81,9 +82,11 @@ def run_tool(tool, request, engine=None):
 
 
 def _run_tool(tool, request, engine):
-    client = quota.client_id(http.client_ip(request))
+    client = quota.client_id(http.client_network(request))
     pro = pro_customer(request)
     quota.check_rate(client)
+    if pro is not None:
+        quota.check_pro_rate(pro)  # one Pro key used from many addresses is still one customer
     upload = http.read_image_upload(request)
     photo = images.load_photo(upload.image)
     options = _options(tool, upload, photo)
@@ -109,7 +112,7 @@ def _process(engine, tool, photo, options):
 
 def suggest_mask(request, engine=None):
     """Detect a watermark and answer with the mask (PNG, L, white = watermark); no quota spent."""
-    client = quota.client_id(http.client_ip(request))
+    client = quota.client_id(http.client_network(request))
     pro_customer(request)
     quota.check_rate(client)
     upload = http.read_image_upload(request)
@@ -137,7 +140,7 @@ def public_config(request):
     """Public settings for the browser: limits, free quota left, engine, Pro availability."""
     limit = config.free_daily_limit()
     try:
-        left = quota.remaining(quota.client_id(http.client_ip(request)))
+        left = quota.remaining(quota.client_id(http.client_network(request)))
     except Exception:  # e.g. not configured: the page still needs its limits
         left = None
     return {

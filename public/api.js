@@ -52,9 +52,11 @@
   async function failure(reply) {
     let error = {};
     try { error = (await reply.json()).error || {}; } catch (e) { /* not JSON: a platform error page */ }
-    const code = typeof error.code === "string" ? error.code
+    let code = typeof error.code === "string" ? error.code
       : reply.status === 413 ? "payload_too_large" : "unknown";
-    if (code === "invalid_token") app.pro.clear();
+    // A revoked token (refund, dispute, cancellation): say why this tab is back on the free plan.
+    if (code === "invalid_token" && error.reason === "revoked") code = "pro_revoked";
+    if (code === "invalid_token" || code === "pro_revoked") app.pro.clear();
     return new ApiError(code, reply.status, error);
   }
 
@@ -116,17 +118,23 @@
     return { blob, type: reply.headers.get("Content-Type") || blob.type, remaining: reply.headers.get("X-Quota-Remaining") };
   };
 
-  app.postJson = async (path, body) => {
-    const reply = await send(path, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
+  // A JSON request; {auth: true} sends the Pro token too (the API refuses JSON of any other type).
+  app.postJson = async (path, body, options) => {
+    const headers = { "Content-Type": "application/json", ...(options && options.auth ? authHeaders() : {}) };
+    const reply = await send(path, { method: "POST", headers, body: JSON.stringify(body) });
     return reply.json();
+  };
+
+  // Free images left now (not the cached config): after Pro ends, the page shows the free count.
+  app.freeRemaining = async () => {
+    try { return (await (await send("/api/config")).json()).free_remaining; } catch (e) { return null; }
   };
 
   // The next step for an error: [text key, link href or null, link text key].
   app.nextStep = (code) => {
     if (code === "quota_exceeded") return ["next.quota_exceeded", "/pro", "next.pro.link"];
     if (code === "invalid_token") return ["next.invalid_token", "/pro", "next.pro.link"];
+    if (code === "pro_revoked") return ["next.pro_revoked", "/pro", "next.pro.link"];
     if (code === "rate_limited") return ["next.rate_limited", null, null];
     if (/^(upstream_|network|unknown|not_configured|busy)/.test(code)) return ["next.retry", null, null];
     return ["next.other", null, null];

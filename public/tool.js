@@ -223,7 +223,10 @@
 
   // Pro users may pick several photos at once (a batch); free users one at a time.
   const syncPro = () => { els.file.multiple = !!app.pro.token(); };
-  document.addEventListener("imgmend:pro", syncPro);
+  document.addEventListener("imgmend:pro", () => {
+    syncPro();
+    if (!app.pro.token()) app.freeRemaining().then(showQuota); // Pro ended: the free count again
+  });
   syncPro();
 
   app.toolKit = { path: `/api/${tool}`, prepare, formFor, resultName, showQuota, reset };

@@ -61,3 +61,21 @@ def test_limit_messages_are_built_from_the_limits(monkeypatch):
     assert config.pixels_label(config.MAX_PIXELS) in errors.TooManyPixels.message
     assert config.size_label(config.MAX_BYTES) in errors.PayloadTooLarge.message
     assert config.formats_label() == "JPEG, PNG or WebP" and config.formats_label() in errors.UnsupportedFormat.message
+
+
+def test_pro_burst_limit_defaults_to_30_and_is_a_setting(monkeypatch):
+    assert config.pro_rate_limit_per_minute() == 30
+    monkeypatch.setenv("PRO_RATE_LIMIT_PER_MINUTE", "5")
+    assert config.pro_rate_limit_per_minute() == 5
+    monkeypatch.setenv("PRO_RATE_LIMIT_PER_MINUTE", "zero")
+    assert config.pro_rate_limit_per_minute() == 30
+
+
+@pytest.mark.parametrize("url, origin", [
+    ("https://imgmend.com", "https://imgmend.com"), ("https://imgmend.com/", "https://imgmend.com"),
+    ("HTTPS://ImgMend.com:443/pro", "https://imgmend.com"), ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+    ("http://[::1]:80", "http://[::1]"), ("null", None), ("ftp://x.example", None), ("https://", None),
+    ("https://x.example:99999", None),
+])
+def test_origin_of(url, origin):
+    assert config.origin_of(url) == origin

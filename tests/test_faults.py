@@ -3,8 +3,8 @@
 Replicate (real client, loopback fake): rows not already in
 tests/test_pipeline_on_replicate.py::test_upstream_failures_map_to_the_contract_and_leave_nothing (401, 402,
 429, 500, 422, failed, garbage, never finishing) — each row checks the code, a body free of upstream
-text, the upload deleted and the free image given back. Redis down: fail open (docs/api.md, "Quota
-and limits"), with a real redis-server stopped mid-test. Stripe (real client, loopback fake) 5xx and
+text, the upload deleted and the free image given back. Redis down: the quota and limits count in
+the instance's memory (docs/api.md, "Quota and limits"), with a real redis-server stopped mid-test. Stripe (real client, loopback fake) 5xx and
 unreachable during verify_pro and the webhook: 503, so Stripe retries the delivery.
 """
 
@@ -144,7 +144,7 @@ def test_create_hanging_past_the_deadline_is_504_and_the_upload_deleted(api, on_
     assert free_remaining(api) == LIMIT
 
 
-# --- Redis down: fail open ---------------------------------------------------------------------------
+# --- Redis down: counted in the instance's memory ---------------------------------------------------------------------------
 
 
 def _free_port():
@@ -185,15 +185,20 @@ def own_redis(monkeypatch):
     quota.reset()
 
 
-def test_redis_stopping_mid_test_fails_open(api, own_redis, monkeypatch, caplog):
+def test_redis_stopping_mid_test_keeps_the_quota_per_instance(api, own_redis, monkeypatch, caplog):
+    # Was "fails open" (served without counting, for everyone): now this instance's memory counts.
     monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
     assert post(api).headers["X-Quota-Remaining"] == "0"  # counted in Redis: the next one is refused
     assert post(api).status_code == 402
     own_redis()
-    response = post(api)  # nothing can count now, so nothing is refused
-    assert response.status_code == 200 and "X-Quota-Remaining" not in response.headers
-    assert free_remaining(api) is None  # /api/config still answers
-    assert "failing open" in caplog.text
+    response = post(api)  # Redis is gone: the same key and limit, counted in this instance's memory
+    assert response.status_code == 200 and response.headers["X-Quota-Remaining"] == "0"
+    assert post(api).status_code == 402
+    assert free_remaining(api) == 0  # /api/config still answers, from memory
+    health = api("health").get("/api/health")
+    assert health.status_code == 503 and health.get_json()["error"]["counters"] == "memory-fallback"
+    warnings = [r for r in caplog.records if "counter store unavailable" in r.getMessage()]
+    assert len(warnings) == 1  # one a minute per instance, however many requests
 
 
 def test_redis_dying_during_a_failed_run_still_gives_the_runs_error(api, own_redis, on_replicate, caplog):
@@ -213,10 +218,14 @@ def test_redis_dying_during_a_failed_run_still_gives_the_runs_error(api, own_red
     assert "during release" in caplog.text
 
 
-def test_pro_verification_rate_limit_fails_open_too(api, own_redis):
+def test_pro_verification_rate_limit_holds_in_memory_too(api, own_redis):
+    # Was "fails open too": the malformed key is still answered 400, and now the limit still holds.
     own_redis()
     response = api("verify_pro").post(json={"pro_key": "not-a-key"}, headers={"X-Real-IP": "198.51.100.9"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (400, "invalid_request")
+    codes = [api("verify_pro").post(json={"pro_key": "not-a-key"}, headers={"X-Real-IP": "198.51.100.9"}).status_code
+             for _ in range(20)]
+    assert codes == [400] * 19 + [429]
 
 
 # --- Stripe 5xx and unreachable during verify_pro and the webhook ------------------------------------------

@@ -9,11 +9,12 @@ def test_health_ok_with_everything_up(api, redis_env):
     body = response.get_json()
     assert response.status_code == 200 and body["ok"] is True
     assert body["checks"]["redis"] is True and body["checks"]["local_engine"] is True
+    assert body["counters"] == "redis"
 
 
 def test_health_without_redis_reports_it_unused(api):
     body = api("health").get("/api/health").get_json()
-    assert body["ok"] is True and body["checks"]["redis"] is None
+    assert body["ok"] is True and body["checks"]["redis"] is None and body["counters"] == "memory"
 
 
 def test_health_503_names_unreachable_redis(api, monkeypatch):
@@ -22,6 +23,7 @@ def test_health_503_names_unreachable_redis(api, monkeypatch):
     error = response.get_json()["error"]
     assert response.status_code == 503 and error["code"] == "unhealthy"
     assert error["failing"] == ["redis"] and "redis" in error["message"]
+    assert error["counters"] == "memory-fallback"  # the quota and limits hold in this instance's memory
     assert b"hunter2" not in response.get_data() and b"test-secret-one" not in response.get_data()
 
 

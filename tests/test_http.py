@@ -7,7 +7,9 @@ import pathlib
 import subprocess
 import sys
 
-from lib import tokens
+import pytest
+
+from lib import http, tokens
 from tests.support.agents import CHROME_MAC
 from tests.support.clients import post_image
 from tests.support.images import encode, photo
@@ -47,3 +49,30 @@ def test_request_lines_reach_stdout_when_nothing_configured_logging():
     assert [(x["endpoint"], x["status"], x["error"]) for x in lines] == [
         ("/api/config", 200, None), ("/api/config", 405, "method_not_allowed")]
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("value, network", [
+    ("203.0.113.7", "203.0.113.7"), (" 203.0.113.7 , 10.0.0.1", "203.0.113.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("2001:DB8:1:2::ffff", "2001:db8:1:2::/64"),
+    ("[2001:db8::1]", "2001:db8::/64"), ("::ffff:192.0.2.1", "192.0.2.1"), ("::1", "::/64"),
+    ("fe80::1%eth0", "fe80::/64"), ("", None), (None, None), ("localhost", None), ("1.2.3", None),
+    ("203.0.113.7:443", None), ("x" * 10_000, None),
+])
+def test_network_of(value, network):
+    assert http.network_of(value) == network
+
+
+@pytest.mark.parametrize("headers, foreign", [
+    ({}, False), ({"Sec-Fetch-Site": "same-origin"}, False), ({"Sec-Fetch-Site": "SAME-SITE"}, False),
+    ({"Sec-Fetch-Site": "none"}, False), ({"Sec-Fetch-Site": "cross-site"}, True),
+    ({"Sec-Fetch-Site": "cross-site", "Origin": "http://127.0.0.1:3000"}, True),
+    ({"Origin": "http://127.0.0.1:3000"}, False), ({"Origin": "http://127.0.0.1:3001"}, True),
+    ({"Origin": "null"}, True), ({"Origin": ""}, True), ({"Origin": "garbage"}, True),
+    ({"Sec-Fetch-Site": "weird", "Origin": "http://127.0.0.1:3000"}, False),
+])
+def test_from_another_site(headers, foreign):
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    request = Request(EnvironBuilder(method="POST", headers=headers).get_environ())
+    assert http.from_another_site(request) is foreign

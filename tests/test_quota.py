@@ -152,13 +152,16 @@ def test_quota_counters_are_shared_between_processes(api, redis_env, monkeypatch
     assert send(api("denoise")).status_code == 402
 
 
-def test_redis_down_fails_open(api, monkeypatch, caplog):
+def test_redis_down_counts_in_this_instances_memory(api, monkeypatch, caplog):
+    # Was "fails open" (200 without a count, for everyone): now the quota holds per instance.
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # the discard port: nothing listens
     monkeypatch.setenv("FREE_DAILY_LIMIT", "1")
-    for _ in range(2):
-        response = send(api("denoise"))
-        assert response.status_code == 200 and "X-Quota-Remaining" not in response.headers
-    assert "failing open" in caplog.text
+    first = send(api("denoise"))
+    assert first.status_code == 200 and first.headers["X-Quota-Remaining"] == "0"
+    assert send(api("denoise")).status_code == 402
+    assert send(api("denoise"), ip="198.51.100.1").status_code == 200  # per client, as in Redis
+    warnings = [r for r in caplog.records if "counter store unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "this instance's memory" in warnings[0].getMessage()
 
 
 def test_redis_without_a_secret_is_not_configured(api, monkeypatch):

@@ -58,3 +58,27 @@ def test_token_signed_under_another_secret_or_purpose_is_rejected(salt):
     with pytest.raises(Exception) as caught:
         tokens.verify_token(token)
     assert caught.value.code == "invalid_token"
+
+
+def test_claims_say_how_and_when_pro_was_shown():
+    token, _ = tokens.issue_token("cus_Claims1234567", source="checkout", checked_at=1_900_000_000)
+    assert tokens.read_token(token) == ("cus_Claims1234567", "checkout", 1_900_000_000)
+    plain, _ = tokens.issue_token("cus_Claims1234567")
+    claims = tokens.read_token(plain)
+    assert claims.source == "key" and abs(claims.checked_at - time.time()) < 5
+    with pytest.raises(ValueError):
+        tokens.issue_token("cus_Claims1234567", source="admin")
+
+
+def test_a_token_from_before_the_claims_counts_as_a_key_checked_when_signed():
+    old = tokens._serializer().dumps({"c": "cus_OldToken12345", "e": int(time.time()) + 3600})
+    claims = tokens.read_token(old)
+    assert claims.source == "key" and abs(claims.checked_at - time.time()) < 5
+
+
+def test_an_oversized_token_is_refused_before_it_is_decoded(monkeypatch):
+    genuine, _ = tokens.issue_token("cus_Oversized1234")
+    monkeypatch.setattr(tokens, "_canonical", lambda token: pytest.fail("decoded"))
+    with pytest.raises(Exception) as caught:
+        tokens.read_token(genuine + "A" * tokens.MAX_CHARS)
+    assert caught.value.code == "invalid_token"

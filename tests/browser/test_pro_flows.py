@@ -1,18 +1,26 @@
 """Pro in a real browser against a loopback fake Stripe: buy, come back from Checkout, keep the key,
-restore Pro on a new visit with the key, and process a batch as Pro (downloaded as one ZIP)."""
+restore Pro on a new visit with the key, and process a batch as Pro (downloaded as one ZIP);
+"Manage subscription" (a portal session right after Checkout, Stripe's email login with a key), and
+a refund ending Pro in the open tab."""
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
+import stripe
 from PIL import Image
 
-from tests.support.browser import ARTIFACTS, EN, ZH
+from tests.support.browser import ARTIFACTS, EN, ZH, run_tool, upload
 from tests.support.images import encode, photo
-from tests.support.fake_stripe import FakeStripe, serving
+from tests.support.fake_stripe import FakeStripe, fixture, serving
 
 CHECKOUT = "https://checkout.stripe.com/"
+PORTAL = "https://billing.stripe.com/"
+LOGIN = PORTAL + "p/login/test_flows"
+WEBHOOK_SECRET = "whsec_flows"
 
 
 @pytest.fixture
@@ -20,7 +28,8 @@ def stripe_fake(site, monkeypatch):
     """The fake Stripe on loopback; the site (already serving) reads these settings per request."""
     fake = FakeStripe()
     with serving(fake, monkeypatch, STRIPE_SECRET_KEY="sk_test_fake", STRIPE_PRICE_ID=fake.add_price(recurring=False),
-                 PRO_DISPLAY_PRICE="$9 once", PUBLIC_BASE_URL=site, FREE_DAILY_LIMIT="1"):
+                 PRO_DISPLAY_PRICE="$9 once", PUBLIC_BASE_URL=site, FREE_DAILY_LIMIT="1",
+                 STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_PORTAL_LOGIN_URL=LOGIN):
         yield fake
 
 
@@ -154,3 +163,73 @@ def test_free_users_pick_one_photo_at_a_time(visit):
     page = visit().goto("/denoise")
     assert page.evaluate("document.getElementById('file').multiple") is False
     assert not page.is_visible("#batch")
+
+
+def open_manage(page):
+    """Click "Manage subscription" on /pro; returns the Stripe URL the tab was sent to."""
+    landed = []
+    page.route(PORTAL + "**", lambda route: (landed.append(route.request.url),
+                                              route.fulfill(body="<title>Stripe</title>", content_type="text/html")))
+    page.locator("#manage").wait_for(state="visible")
+    page.click("#manage")
+    page.wait_for_url(PORTAL + "**")
+    return landed[0]
+
+
+def test_manage_right_after_checkout_opens_the_portal(visit, stripe_fake):
+    v = visit()
+    page, customer = buy_and_return(v, stripe_fake)
+    page.locator("#welcome-key").wait_for(state="visible")
+    page.goto(v.site + "/pro")
+    page.evaluate("window.imgmend.ready")
+    assert page.text_content("#manage") == EN["pro.manage"] and page.is_visible("#manage-note")
+    assert open_manage(page) == "https://billing.stripe.com/p/session/fake"
+    sessions = [r for r in stripe_fake.requests if r[1] == "/v1/billing_portal/sessions"]
+    assert [r[2]["customer"] for r in sessions] == [customer]
+    assert v.errors == []
+
+
+def test_manage_with_a_pro_key_goes_to_stripes_email_login(visit, stripe_fake):
+    customer = stripe_fake.add_customer(metadata={"imgmend_pro": "lifetime"})
+    v = visit(locale="zh-CN")
+    page = v.goto("/pro")
+    assert not page.is_visible("#manage") and page.text_content("#manage-note") == ZH["pro.manage.note"]
+    page.fill("#pro-key", customer)
+    page.press("#pro-key", "Enter")
+    page.locator("#key-status[data-i18n='pro.key.ok']").wait_for()
+    assert page.text_content("#manage") == ZH["pro.manage"]
+    assert open_manage(page) == LOGIN
+    assert [r for r in stripe_fake.requests if r[1] == "/v1/billing_portal/sessions"] == []  # no billing data
+    assert v.errors == []
+
+
+def test_a_refund_ends_pro_in_the_open_tab(visit, stripe_fake, photo_file):
+    v = visit()
+    page, customer = buy_and_return(v, stripe_fake)
+    page.locator("#welcome-key").wait_for(state="visible")
+    session_id = next(s for s, obj in stripe_fake.sessions.items() if obj["customer"] == customer)
+    charge = stripe_fake.charge_of(session_id)
+    charge.update(refunded=True, amount_refunded=charge["amount"])
+    evt = fixture("event")
+    evt.update(id="evt_flows_refund", type="charge.refunded", data={"object": charge})
+    payload = json.dumps(evt)
+    signature = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+    delivered = httpx.post(v.site + "/api/stripe_webhook", content=payload,
+                           headers={"Stripe-Signature": signature, "Content-Type": "application/json"})
+    assert delivered.status_code == 200
+    page.goto(v.site + "/denoise")
+    page.evaluate("window.imgmend.ready")
+    page.locator("#quota[data-i18n='tool.quota.pro']").wait_for()  # the tab still thinks it is Pro
+    upload(page, photo_file)
+    page.click("#go")
+    page.locator("#error").wait_for(state="visible")
+    assert page.text_content("#error-text") == EN["err.pro_revoked"]
+    assert EN["next.pro_revoked"] in page.text_content("#error-next")
+    page.locator("#quota[data-i18n='tool.quota']").wait_for()  # back to the free count
+    assert page.text_content("#quota") == EN["tool.quota"].replace("{n}", "1")
+    assert not page.is_visible("#pro-badge") and storage(page)[1] == []
+    page.set_input_files("#file", [])  # the same file again: Chromium fires no change otherwise
+    upload(page, photo_file)
+    run_tool(page)  # the free image still works
+    assert page.text_content("#quota") == EN["tool.quota"].replace("{n}", "0")
+    assert all("401" in e for e in v.errors)  # only the browser's note of the refused request

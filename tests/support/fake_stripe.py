@@ -97,6 +97,7 @@ class FakeStripe:
         session.update(
             id="cs_test_" + self._id("x").replace("_", ""), customer=customer, mode=mode,
             status=status, payment_status=payment_status, url="https://checkout.stripe.com/c/pay/fake",
+            created=int(time.time()),  # the fixture's is from 2019: a session made now is made now
         )
         if mode == "payment":
             charge = fixture("charge")
@@ -183,7 +184,8 @@ class FakeStripe:
         session.update(id="cs_test_" + self._id("n").replace("_", ""), mode=params.get("mode"),
                        status="open", payment_status="unpaid", customer=None,
                        success_url=params.get("success_url"), cancel_url=params.get("cancel_url"),
-                       locale=params.get("locale"), customer_creation=params.get("customer_creation"))
+                       locale=params.get("locale"), customer_creation=params.get("customer_creation"),
+                       created=int(time.time()))
         session["url"] = "https://checkout.stripe.com/c/pay/" + session["id"]
         self.sessions[session["id"]] = session
         return 200, copy.deepcopy(session)
@@ -194,7 +196,7 @@ class FakeStripe:
         customer = self.add_customer()
         paid_id = self.add_session(customer, mode=session["mode"])
         paid = self.sessions.pop(paid_id)
-        paid["id"] = session_id
+        paid.update(id=session_id, created=session["created"])
         self.sessions[session_id] = paid
         return customer
 
