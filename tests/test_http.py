@@ -27,7 +27,8 @@ def test_one_json_log_line_per_request_without_personal_data(api, monkeypatch, c
     post_image(api, "denoise", BROKEN, ip="198.51.100.23")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "imgmend"]
     assert lines == [
-        {"endpoint": "/api/denoise", "status": 200, "error": None, "ms": lines[0]["ms"], "engine": "local"},
+        {"endpoint": "/api/denoise", "status": 200, "error": None, "ms": lines[0]["ms"], "engine": "local",
+         "queue_ms": 0},
         {"endpoint": "/api/denoise", "status": 400, "error": "invalid_image", "ms": lines[1]["ms"]},
     ]
     for forbidden in ("198.51.100.23", "Mozilla", "uniq-7f3a9c", pro, "cus_Secret123", EMAIL):

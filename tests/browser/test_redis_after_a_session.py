@@ -23,6 +23,7 @@ VISITORS = [
 ]
 PER_VISITOR = re.compile(r"^imgmend:(quota|rate)[:/]")
 HEX_CLIENT = re.compile(r"[0-9a-f]{32}")
+VIEW_MINUTE = re.compile(r"views:\d+:")
 LATENCY = "latency"
 
 
@@ -69,7 +70,8 @@ def split(keys_and_blob, client):
     shared, personal = {}, set()
     for key in sorted(keys):
         if PER_VISITOR.match(key):
-            personal.add(HEX_CLIENT.sub("<client>", key))
+            # The page-view limit is keyed by the clock minute too, which may turn between visitors.
+            personal.add(VIEW_MINUTE.sub("views:<minute>:", HEX_CLIENT.sub("<client>", key)))
             continue
         value = client.hgetall(key) if client.type(key) == b"hash" else {b"": client.get(key)}
         if LATENCY in key:  # which bucket a run lands in depends on the machine's load, not the person
