@@ -127,6 +127,16 @@ REAL_TIMINGS = {
 }
 
 
+# Public version ids seen in code that calls these models (research notes), so a version prediction
+# knows its model (its timing, its output shape) as Replicate does.
+KNOWN_VERSIONS = {
+    "df9a3c1dbc6c1f7f4c2d244f68dffa2699a169cf5e701e0d6a009bf6ff507f26": "cszn/scunet",
+    "b4eb5b1db3c94294246d628d09559c55b6ef2dd33c5eeb24f2b1d9fc665ed5b7": "cszn/scunet",
+    "64f33cc865773173da252033605a9144a1e941f1ca9cc16b714f3b7f637f6a79": "cszn/scunet",
+    "a029dff38972b5fda4ec5d75d7d1cd25aeff621d2cf4946a41055d7db66b80bc": "851-labs/background-remover",
+}
+
+
 def fixed_timings(latency_s):
     """Every model takes exactly `latency_s` from its create, warm (the load and budget benches)."""
     return {"*": Timing(base_s=latency_s)}
@@ -244,7 +254,7 @@ class FakeReplicate:
         self.script = Script()
         self.timings = dict(TEST_TIMINGS if timings is None else timings)
         self.wait_cap_s = wait_cap_s
-        self.versions = {}  # version id -> "owner/name", for the `model` field of version predictions
+        self.versions = dict(KNOWN_VERSIONS)  # version id -> "owner/name" (the `model` of version predictions)
         self.deployments = {}  # "owner/name" of a deployment -> "owner/name" of the model it runs
         self.keep_records = True  # False: forget uploads and outputs once used (long bench runs)
         self.base_url = None
