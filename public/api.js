@@ -103,6 +103,7 @@
     if (code === "quota_exceeded") return ["next.quota_exceeded", "/pro", "next.pro.link"];
     if (code === "invalid_token") return ["next.invalid_token", "/pro", "next.pro.link"];
     if (code === "rate_limited") return ["next.rate_limited", null, null];
+    if (code === "no_watermark_found") return ["next.no_watermark_found", null, null];
     if (/^(upstream_|network|unknown|not_configured)/.test(code)) return ["next.retry", null, null];
     return ["next.other", null, null];
   };
