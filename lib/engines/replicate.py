@@ -247,17 +247,10 @@ def _retry_after(response):
 
 
 def _validation_errors():
-    """The pydantic errors replicate 1.0.7 raises on an answer its model refuses (v1 API or v2)."""
-    import pydantic
+    """The error replicate 1.0.7 raises on an answer its model refuses: its own pydantic's (v1 API)."""
+    from replicate import prediction
 
-    found = [pydantic.ValidationError]
-    try:
-        from pydantic import v1
-
-        found.append(v1.ValidationError)
-    except ImportError:  # pydantic 1: only one class
-        pass
-    return tuple(found)
+    return (prediction.pydantic.ValidationError,)
 
 
 def _answer(call):
