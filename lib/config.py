@@ -26,6 +26,11 @@ SETTINGS = (
     "REPLICATE_MODEL_DENOISE",
     "REPLICATE_MODEL_REMOVE_BG",
     "REPLICATE_MODEL_REMOVE_WATERMARK",
+    "REPLICATE_DEPLOYMENT_DENOISE",
+    "REPLICATE_DEPLOYMENT_REMOVE_BG",
+    "REPLICATE_DEPLOYMENT_REMOVE_WATERMARK",
+    "REPLICATE_TILE_CONCURRENCY",
+    "REPLICATE_OUTPUT_HOSTS",
     "IMGMEND_SECRET",
     "REDIS_URL",
     "FREE_DAILY_LIMIT",
@@ -120,6 +125,30 @@ def local_queue(jobs):
 def local_max_wait_s():
     """The longest a queued local-engine job waits before it is told to retry (default 60 s)."""
     return max(1, env_int("IMGMEND_LOCAL_MAX_WAIT_S", 60))
+
+
+def replicate_tile_concurrency():
+    """Tile predictions of one denoise run in flight at once (REPLICATE_TILE_CONCURRENCY, default 6).
+
+    Six is every tile of a 12 MP photo at once (3x2 tiles of ~2.3 MP); 1 to 16.
+    """
+    return min(16, max(1, env_int("REPLICATE_TILE_CONCURRENCY", 6)))
+
+
+def replicate_output_hosts():
+    """Hosts model outputs may be downloaded from over https, each with its subdomains.
+
+    REPLICATE_OUTPUT_HOSTS, comma-separated; default `replicate.delivery`, where Replicate serves
+    output files. Entries are lower-cased; a leading `*.` or `.` is the same as the bare name.
+    """
+    raw = env("REPLICATE_OUTPUT_HOSTS", "replicate.delivery")
+    hosts = []
+    for entry in raw.split(","):
+        entry = entry.strip().lower().rstrip(".")
+        entry = entry[2:] if entry.startswith("*.") else entry.lstrip(".")
+        if entry:
+            hosts.append(entry)
+    return tuple(hosts)
 
 
 def secrets():

@@ -97,6 +97,11 @@ class UnsupportedFormat(ImgmendError):
     message = f"This file type is not supported. Use a {config.formats_label()} image."
 
 
+class NoWatermarkFound(ImgmendError):
+    status, code = 422, "no_watermark_found"
+    message = "We found no watermark; paint over it with the brush."
+
+
 class RateLimited(ImgmendError):
     status, code = 429, "rate_limited"
     message = "Too many requests. Please wait a moment and try again."

@@ -272,6 +272,12 @@ def load_mask(data, size):
     return img.point(lambda v: 255 if v >= 128 else 0)
 
 
+def mask_is_empty(mask):
+    """Whether a mask marks nothing to remove: no pixel at 128 or above (white = remove)."""
+    grey = mask if mask.mode == "L" else mask.convert("L")
+    return grey.getextrema()[1] < 128
+
+
 def decode_model_output(data):
     """Decode bytes a model returned (hostile as any upload) into an RGB or RGBA image."""
     fmt = sniff_format(data) if data else None

@@ -1,13 +1,15 @@
 """The tool pipeline end to end: upload -> checks -> engine -> encoded result."""
 
 import io
+import time
 
 from PIL import Image
 from werkzeug.wrappers import Response
 
 from lib import analytics, catalog, config, http, images, pro as pro_access, quota
 from lib.engines import get_engine
-from lib.errors import InvalidRequest, UpstreamError
+from lib.errors import InvalidRequest, NoWatermarkFound, UpstreamError
+
 
 def pro_customer(request):
     """The Pro customer named by a valid bearer token, or None for a free user.
@@ -30,6 +32,7 @@ def _options(tool, upload, photo):
         raise InvalidRequest("Only the watermark remover takes a mask.")
     if upload.mask is not None:
         options["mask"] = images.load_mask(upload.mask, photo.image.size)
+        options["mask_type"] = "manual"  # a user's brush (bria/eraser is told which kind it gets)
     return options
 
 
@@ -82,6 +85,7 @@ def run_tool(tool, request, engine=None):
 
 
 def _run_tool(tool, request, engine):
+    started = time.monotonic()  # the engine's deadline counts from here (lib.config.REPLICATE_DEADLINE_S)
     client = quota.client_id(http.client_network(request))
     pro = pro_customer(request)
     quota.check_rate(client)
@@ -90,8 +94,11 @@ def _run_tool(tool, request, engine):
     upload = http.read_image_upload(request)
     photo = images.load_photo(upload.image)
     options = _options(tool, upload, photo)
+    options["started"] = started
     engine = engine or get_engine()
     http.annotate(engine=engine.name)
+    if tool == "remove_watermark" and options.get("mask") is None:
+        _detect_mask(engine, photo, options)  # before the quota: finding nothing spends nothing
     if pro is not None:
         data, fmt = _process(engine, tool, photo, options)
         remaining = None
@@ -101,12 +108,17 @@ def _run_tool(tool, request, engine):
     return _image_response(data, fmt, tool, remaining)
 
 
+def _detect_mask(engine, photo, options):
+    """A watermark run without a mask: the detector's mask, or 422 no_watermark_found when it is empty."""
+    mask = engine.detect_watermark(photo.rgb())
+    if images.mask_is_empty(mask):
+        raise NoWatermarkFound()  # no prediction and no free image for nothing; the site opens the brush
+    options["mask"], options["mask_type"] = mask, "automatic"
+
+
 def _process(engine, tool, photo, options):
-    """Engine run plus encoding; a watermark run without a mask detects one first."""
-    image = photo.rgb()
-    if tool == "remove_watermark" and options.get("mask") is None:
-        options["mask"] = engine.detect_watermark(image)
-    result = engine.run(tool, image, options)
+    """Engine run plus encoding."""
+    result = engine.run(tool, photo.rgb(), options)
     return _finish(tool, photo, result, options)
 
 

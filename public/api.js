@@ -136,6 +136,7 @@
     if (code === "invalid_token") return ["next.invalid_token", "/pro", "next.pro.link"];
     if (code === "pro_revoked") return ["next.pro_revoked", "/pro", "next.pro.link"];
     if (code === "rate_limited") return ["next.rate_limited", null, null];
+    if (code === "no_watermark_found") return ["next.no_watermark_found", null, null];
     if (/^(upstream_|network|unknown|not_configured|busy)/.test(code)) return ["next.retry", null, null];
     return ["next.other", null, null];
   };

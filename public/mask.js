@@ -51,6 +51,14 @@
       render();
     },
     reset() { photo = null; blob = null; history = []; marked = false; },
+    // Open the brush on the loaded photo (nothing was detected): paint mode, editor in view, focus.
+    openBrush() {
+      const paint = document.querySelector("input[name=brush][value=paint]");
+      paint.checked = true;
+      status("remove_watermark.paint.now");
+      $("options").scrollIntoView({ block: "nearest" });
+      paint.focus();
+    },
     hasMask: () => marked,
     // The mask as a PNG: white where to remove, black elsewhere, at the mask canvas size.
     toBlob() {

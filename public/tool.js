@@ -183,6 +183,12 @@
       if (e && e.name === "AbortError") {
         show("ready");
         app.setText(els.selected, "tool.cancelled");
+      } else if (e.code === "no_watermark_found" && app.mask) {
+        // Nothing detected: keep the photo in the editor, say so, and hand the user the brush.
+        show("ready");
+        showError(e.code);
+        els.pick.hidden = true;
+        app.mask.openBrush();
       } else {
         show("error");
         showError(e.code || "unknown");

@@ -18,6 +18,7 @@ import time
 
 import pytest
 import stripe
+from PIL import Image
 
 from lib import config, engines, quota
 from lib.engines.replicate import ReplicateEngine
@@ -27,12 +28,15 @@ from tests.support.fake_stripe import FakeStripe, fixture, serving
 from tests.support.fake_replicate import MODEL_ERROR
 
 JPEG = encode(photo("chelsea", (80, 60)))
+MASK = encode(Image.new("L", (80, 60), 255), "PNG")
 LIMIT = 3
 
 
 def post(api, tool="remove_bg", headers=None):
-    return api(tool).post(data={"image": (io.BytesIO(JPEG), "p.jpg")},
-                          content_type="multipart/form-data", headers=headers or {})
+    data = {"image": (io.BytesIO(JPEG), "p.jpg")}
+    if tool == "remove_watermark":  # a user's mask: a photo with no watermark found is a 422 before any upload
+        data["mask"] = (io.BytesIO(MASK), "mask.png")
+    return api(tool).post(data=data, content_type="multipart/form-data", headers=headers or {})
 
 
 def free_remaining(api):

@@ -142,9 +142,43 @@ def test_remove_watermark_with_a_mask_of_another_size(api):
     assert Image.open(io.BytesIO(response.get_data())).size == (160, 120)
 
 
-def test_remove_watermark_without_mask_detects_one(api):
+def band_mask(image):
+    """What a detector returns for a photo with a watermark along its bottom."""
+    mask = Image.new("L", image.size, 0)
+    mask.paste(255, (0, image.height * 3 // 4, image.width, image.height))
+    return mask
+
+
+def test_remove_watermark_without_mask_detects_one(api, monkeypatch):
+    from lib.engines.local import LocalEngine
+
+    seen, run = [], LocalEngine.run
+    monkeypatch.setattr(LocalEngine, "detect_watermark", lambda self, image: seen.append(image.size) or band_mask(image))
+    monkeypatch.setattr(LocalEngine, "run", lambda self, tool, image, options=None: seen.append(
+        options["mask_type"]) or run(self, tool, image, options))
     response = post_image(api("remove_watermark"), encode(photo("coffee", (160, 120))))
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert seen == [(160, 120), "automatic"]
+
+
+def test_remove_watermark_when_detection_finds_nothing_is_422_and_free(api, monkeypatch):
+    from lib.engines.local import LocalEngine
+
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "2")
+    runs = []
+    monkeypatch.setattr(LocalEngine, "detect_watermark", lambda self, image: Image.new("L", image.size, 0))
+    monkeypatch.setattr(LocalEngine, "run", lambda self, *args, **kwargs: runs.append(args))
+    response = post_image(api("remove_watermark"), encode(photo("coffee", (160, 120))))
+    body = json.loads(response.get_data())["error"]
+    assert (response.status_code, body["code"]) == (422, "no_watermark_found")
+    assert body["message"] == "We found no watermark; paint over it with the brush."
+    assert runs == [] and "X-Quota-Remaining" not in response.headers
+    assert json.loads(api("config").get().get_data())["free_remaining"] == 2  # nothing spent
+    # With the user's brush the same photo is erased.
+    mask = encode(band_mask(Image.new("L", (160, 120))), "PNG")
+    monkeypatch.setattr(LocalEngine, "run", lambda self, tool, image, options=None: runs.append(options["mask_type"]) or image)
+    response = post_image(api("remove_watermark"), encode(photo("coffee", (160, 120))), mask=(io.BytesIO(mask), "m.png"))
+    assert response.status_code == 200 and runs == ["manual"] and response.headers["X-Quota-Remaining"] == "1"
 
 
 def test_watermark_mask_is_an_l_png_of_the_image_size_and_free(api, monkeypatch):

@@ -77,3 +77,35 @@ def test_remove_watermark_with_mask_uploads_both_and_deletes_both(api, on_replic
     response = post(api, "remove_watermark", encode(photo("coffee", (80, 60))), mask=(io.BytesIO(encode(mask, "PNG")), "m.png"))
     assert response.status_code == 200
     assert len(fake.uploaded) == 2 and fake.live_files() == []
+    assert fake.calls("create")[0].json["input"]["mask_type"] == "manual"  # the user's brush
+
+
+def test_no_watermark_found_is_422_before_any_upload_and_free(api, on_replicate, monkeypatch):
+    from lib import heuristic_mask
+
+    fake = on_replicate
+    monkeypatch.setenv("FREE_DAILY_LIMIT", "2")
+    monkeypatch.setattr(heuristic_mask, "detect_watermark", lambda image: Image.new("L", image.size, 0))
+    response = post(api, "remove_watermark", encode(photo("coffee", (80, 60))))
+    body = json.loads(response.get_data())["error"]
+    assert (response.status_code, body["code"]) == (422, "no_watermark_found")
+    assert fake.calls() == []  # nothing uploaded, no prediction created
+    assert json.loads(api("config").get().get_data())["free_remaining"] == 2
+
+
+def test_a_detected_mask_goes_to_the_eraser_as_automatic(api, on_replicate, monkeypatch):
+    from lib import heuristic_mask
+
+    fake = on_replicate
+
+    def band(image):
+        mask = Image.new("L", image.size, 0)
+        mask.paste(255, (0, image.height - 10, image.width, image.height))
+        return mask
+
+    monkeypatch.setattr(heuristic_mask, "detect_watermark", band)
+    response = post(api, "remove_watermark", encode(photo("coffee", (80, 60))))
+    assert response.status_code == 200
+    (create,) = fake.calls("create")
+    assert create.json["input"]["mask_type"] == "automatic"
+    assert len(fake.uploaded) == 2 and fake.live_files() == []

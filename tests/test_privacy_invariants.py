@@ -182,8 +182,19 @@ def test_the_recorder_sees_writes_and_temp_files(tmp_path):
     assert events == []  # reading is not recorded
 
 
+def band_mask(image):
+    """A detected watermark along the bottom (a photo where none is found answers 422 before any upload)."""
+    mask = Image.new("L", image.size, 0)
+    mask.paste(255, (0, image.height * 3 // 4, image.width, image.height))
+    return mask
+
+
 @pytest.mark.parametrize("tool", IMAGE_ENDPOINTS)
-def test_no_file_is_written_during_an_image_request(api, engine, tool):
+def test_no_file_is_written_during_an_image_request(api, engine, tool, monkeypatch):
+    if engine is not None and tool == "remove_watermark":  # the raw body below carries no mask
+        from lib import heuristic_mask
+
+        monkeypatch.setattr(heuristic_mask, "detect_watermark", band_mask)
     image = big_gps_jpeg()
     mask = mask_png((560, 420))
     body, content_type = multipart(tool, image, mask)

@@ -85,3 +85,14 @@ def test_html_fallback_text_matches_the_english_table():
             if "{" in EN[key]:
                 continue  # filled in by script with numbers or names
             assert entities.unescape(text).strip() == EN[key], (page.name, key)
+
+
+def test_privacy_page_states_replicates_one_hour_retention_in_both_languages():
+    """Beside "deleted at once": Replicate keeps a prediction's inputs, result and logs for an hour."""
+    html = (PUBLIC / "privacy.html").read_text(encoding="utf-8")
+    for key in ("privacy.images.replicate_retention", "privacy.collect.images"):
+        assert f'data-i18n="{key}"' in html
+    assert "one hour" in EN["privacy.images.replicate_retention"] and "no way to delete them sooner" in EN["privacy.images.replicate_retention"]
+    assert "一小时" in ZH["privacy.images.replicate_retention"] and "不提供提前删除" in ZH["privacy.images.replicate_retention"]
+    assert "one hour" in EN["privacy.collect.images"] and "一小时" in ZH["privacy.collect.images"]
+    assert "immediately" not in EN["privacy.collect.images"]

@@ -107,6 +107,7 @@ def test_remove_watermark_uploads_mask_and_deletes_both(engine, replicate_env):
     assert create.json["input"] == {
         "image": f"{fake.base_url}/v1/files/{image_id}",
         "mask": f"{fake.base_url}/v1/files/{mask_id}",
+        "mask_type": "manual",  # a mask the caller gave is a user's brush
     }
     uploaded_mask = Image.open(io.BytesIO(fake.upload_bytes(mask_id)))
     assert uploaded_mask.format == "PNG" and uploaded_mask.mode == "L"
@@ -127,6 +128,7 @@ def test_remove_watermark_without_mask_detects_one(engine, replicate_env, monkey
 
     assert result.mode == "RGB" and seen == [(64, 48)]
     assert_uploads_deleted(replicate_env, expected=2)
+    assert replicate_env.calls("create")[0].json["input"]["mask_type"] == "automatic"  # the detector's mask
     assert engine.detect_watermark(photo()).mode == "L"  # detect_watermark delegates to the detector
 
 
@@ -445,3 +447,67 @@ def test_large_upload_falls_back_to_jpeg_without_metadata(engine, replicate_env,
     assert uploaded.format == "JPEG"
     assert not {"icc_profile", "exif", "comment"} & set(uploaded.info)
     assert b"secret place" not in data and upload.body_size > len(data)
+
+
+# --- deployments ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tool, model, expected_input", [
+    ("denoise", "cszn/scunet", {"model_name": "real image denoising"}),
+    ("remove_bg", "bria/remove-background", {}),
+    ("remove_watermark", "bria/eraser", {"mask_type": "manual"}),
+])
+def test_a_deployment_runs_the_tool_instead_of_the_public_model(engine, replicate_env, monkeypatch, tool, model,
+                                                                 expected_input):
+    fake = replicate_env
+    fake.deployments["acme/imgmend-" + tool.replace("_", "-")] = model
+    monkeypatch.setenv(f"REPLICATE_DEPLOYMENT_{tool.upper()}", "acme/imgmend-" + tool.replace("_", "-"))
+    options = {"mask": watermark_mask()} if tool == "remove_watermark" else {}
+    result = engine.run(tool, photo(), options)
+
+    assert result.size == (64, 48)
+    (create,) = fake.calls("create")
+    assert create.path == f"/v1/deployments/acme/imgmend-{tool.replace('_', '-')}/predictions"
+    assert "version" not in create.json  # a deployment names its own version
+    assert 1 <= prefer_wait(create) <= 60 and create.headers["cancel-after"].endswith("s")
+    inputs = create.json["input"]
+    assert inputs.pop("image").startswith(f"{fake.base_url}/v1/files/")
+    inputs.pop("mask", None)
+    assert inputs == expected_input  # the inputs of the tool's model, which the deployment runs
+    assert fake.predictions()[0]["model"] == model
+    assert_uploads_deleted(fake, expected=2 if tool == "remove_watermark" else 1)
+
+
+@pytest.mark.parametrize("value", ["acme", "acme/name:version", "acme/na me", "/name"])
+def test_a_malformed_deployment_is_not_configured(engine, replicate_env, monkeypatch, value):
+    monkeypatch.setenv("REPLICATE_DEPLOYMENT_DENOISE", value)
+    with pytest.raises(NotConfigured):
+        engine.run("denoise", photo())
+    assert replicate_env.calls() == []
+
+
+def test_an_unknown_deployment_is_an_upstream_error(engine, replicate_env, monkeypatch):
+    monkeypatch.setenv("REPLICATE_DEPLOYMENT_REMOVE_BG", "acme/missing")
+    with pytest.raises(UpstreamError):
+        engine.run("remove_bg", photo())
+    assert_uploads_deleted(replicate_env)
+
+
+# --- the eraser is told whose mask it gets --------------------------------------------------------
+
+
+def test_an_empty_detected_mask_creates_no_prediction(engine, replicate_env, monkeypatch):
+    from lib import heuristic_mask
+    from lib.errors import NoWatermarkFound
+
+    monkeypatch.setattr(heuristic_mask, "detect_watermark", lambda image: Image.new("L", image.size, 0))
+    with pytest.raises(NoWatermarkFound) as caught:
+        engine.run("remove_watermark", photo())
+    assert (caught.value.status, caught.value.code) == (422, "no_watermark_found")
+    assert replicate_env.calls() == []  # no upload, no prediction, no $0.04
+
+
+@pytest.mark.parametrize("mask_type", ["manual", "automatic"])
+def test_the_mask_type_given_is_sent(engine, replicate_env, mask_type):
+    engine.run("remove_watermark", photo(), {"mask": watermark_mask(), "mask_type": mask_type})
+    assert replicate_env.calls("create")[0].json["input"]["mask_type"] == mask_type
