@@ -122,8 +122,8 @@ def test_a_tile_that_fails_fails_the_request_and_cancels_the_others(scunet_limit
     sizes = [(r - l) * (b - t) for l, t, r, b in __import__("lib.tiles", fromlist=["plan"]).plan(
         *image.size, 18_000, 32).boxes()]
     assert len(set(sizes)) == 2  # end tiles smaller than middle ones
-    # Middle tiles run out of memory at once; the end tiles would take 30 s.
-    fake.set_timing("cszn/scunet", max_mp=(min(sizes) + 1) / 1e6, base_s=0.01, per_mp_s=30 / (min(sizes) / 1e6),
+    # Middle tiles run out of memory after 1 s (by then every tile is created); the end tiles would take 30 s.
+    fake.set_timing("cszn/scunet", max_mp=(min(sizes) + 1) / 1e6, base_s=1.0, per_mp_s=30 / (min(sizes) / 1e6),
                     cold_start_s=0.0)
     started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
