@@ -30,11 +30,13 @@ _MIN_AREA = 0.0002  # components smaller than this share of the working copy are
 _MAX_HALF_WIDTH = 0.02  # components thicker than 2 x this share of the longer side are not strokes
 _MULTIPLE = 16  # the U-Net halves the size four times
 _DEPTH = 5  # encoder levels (widths 16, 32, 64, 96, 128)
-_STRIP_BYTES = 1 << 18  # per-strip working set of a convolution (input + output + product rows)
-# Each matrix product stays at most this many multiply-adds: OpenBLAS then runs it on the calling thread.
-# Bigger ones it splits over its own thread pool, whose waiting threads cost 100x on a busy or CPU-capped
-# machine (measured here: a 4096x16 @ 16x16 product took 1 ms instead of 11 us while other work ran).
-# OpenBLAS's threshold is 65536 * GEMM_MULTITHREAD_THRESHOLD (4 by default); parallelism is ours (threads).
+_STRIP_BYTES = 1 << 20  # per-strip working set of a convolution (input + output + product rows)
+# Threads: ours split each layer's strips; OpenBLAS must not split the products again. Its own thread pool
+# costs up to 100x on a busy or CPU-capped machine (measured here: a 4096x16 @ 16x16 product took 1 ms
+# instead of 11 us while other work ran; a 2048^2 product was 2x slower on 2 threads than on 1). So while a
+# forward pass runs, numpy's bundled OpenBLAS is held at one thread (_SerialBlas). Where that BLAS cannot
+# be found (another build of numpy), every product stays at most this many multiply-adds instead, which
+# OpenBLAS runs on the calling thread (65536 * its GEMM_MULTITHREAD_THRESHOLD, 4 by default).
 _SERIAL_MACS = 65536 * 4
 # OpenCV's 3x3 mask for DIST_L2 (distanceTransform's "optimal" Borgefors weights), so the thickness rule
 # measures what the ONNX detector's cv2.distanceTransform(found, DIST_L2, 3) measures.
@@ -71,7 +73,9 @@ class WatermarkDetector:
             cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             threads = min(4, cpus)
         # Strips of each layer run on `threads` threads (this one and threads - 1 pool workers).
-        self._pool = _Strips(ThreadPoolExecutor(threads - 1, "watermark-detector") if threads > 1 else None, threads)
+        self._serial = _serial_blas()
+        executor = ThreadPoolExecutor(threads - 1, "watermark-detector") if threads > 1 else None
+        self._pool = _Strips(executor, threads, None if self._serial.available else _SERIAL_MACS)
 
         with np.load(path, allow_pickle=False) as npz:
             raw = {name: npz[name].astype(np.float32) for name in npz.files}
@@ -102,7 +106,8 @@ class WatermarkDetector:
         else:
             np.multiply(rgb, np.float32(2), out=inside, casting="unsafe")
         inside -= 1  # the network sees image * 2 - 1
-        return self._forward(x, height, width)[:h, :w]
+        with self._serial:
+            return self._forward(x, height, width)[:h, :w]
 
     def detect(self, image):
         """Mask (mode "L", same size, 255 = watermark) from the detector on a <= 1 MP working copy."""
@@ -181,9 +186,9 @@ def _strip_rows(c_in, c_out, width):
     return max(width, _STRIP_BYTES // (4 * (c_in + 2 * c_out)))
 
 
-def _chunk_rows(c_in, c_out):
-    """Rows per matrix product: small enough that OpenBLAS does it on the calling thread (see _SERIAL_MACS)."""
-    return max(1, _SERIAL_MACS // (c_in * c_out))
+def _chunk_rows(c_in, c_out, rows, macs):
+    """Rows per matrix product: a strip's `rows`, or fewer so that each product stays under `macs`."""
+    return rows if macs is None else max(1, min(rows, macs // (c_in * c_out)))
 
 
 def _accumulate(acc, flat, start, offsets, taps, scratch):
@@ -219,7 +224,7 @@ def _conv3(src, h, w, taps, bias, pool, head=None):
         head_w, head_b = head
 
     def work(starts):
-        scratch = np.empty((min(n, _chunk_rows(c_in, c_out)), c_out), np.float32)
+        scratch = np.empty((_chunk_rows(c_in, c_out, n, pool.chunk_macs), c_out), np.float32)
         strip = np.empty((n, c_out), np.float32) if head is not None else None
         for q0 in starts:
             m = min(n, total - q0)
@@ -263,8 +268,8 @@ def _up_conv(low, skip, h, w, phases, skip_taps, bias, pool):
                      for a in range(2)]
 
     def work(starts):
-        scratch = np.empty((_chunk_rows(c_skip, c_out), c_out), np.float32)
-        phase_scratch = np.empty((_chunk_rows(c_low, c_out), c_out), np.float32)
+        scratch = np.empty((_chunk_rows(c_skip, c_out, 2 * low_rows * wp, pool.chunk_macs), c_out), np.float32)
+        phase_scratch = np.empty((_chunk_rows(c_low, c_out, low_rows * wlp, pool.chunk_macs), c_out), np.float32)
         phase = np.empty((low_rows * wlp, c_out), np.float32)
         for i0 in starts:
             rows = min(low_rows, hl - i0)
@@ -289,10 +294,11 @@ def _up_conv(low, skip, h, w, phases, skip_taps, bias, pool):
 
 class _Strips:
     """Runs work(part) for consecutive parts of a layer's strips: one here, the others on pool threads
-    (numpy drops the GIL inside matmul and the in-place ufuncs, and each part writes its own rows)."""
+    (numpy drops the GIL inside matmul and the in-place ufuncs, and each part writes its own rows).
+    chunk_macs: None, or the most multiply-adds per matrix product (see _SERIAL_MACS)."""
 
-    def __init__(self, executor, threads):
-        self._executor, self._threads = executor, threads
+    def __init__(self, executor, threads, chunk_macs):
+        self._executor, self._threads, self.chunk_macs = executor, threads, chunk_macs
 
     def each(self, starts, work):
         starts = list(starts)
@@ -307,6 +313,74 @@ class _Strips:
         finally:
             for future in futures:
                 future.result()
+
+
+_serial = None
+_serial_lock = threading.Lock()
+
+
+def _serial_blas():
+    """The process's one _SerialBlas (numpy's OpenBLAS has one global thread count)."""
+    global _serial
+    with _serial_lock:
+        if _serial is None:
+            _serial = _SerialBlas()
+    return _serial
+
+
+class _SerialBlas:
+    """Context manager: numpy's bundled OpenBLAS at one thread while any detector's forward pass runs,
+    its previous thread count restored when the last one ends. available is False (and it does nothing)
+    where numpy's BLAS is not the scipy-openblas it ships on Linux, Windows and Intel macOS."""
+
+    _NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+              ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+              ("openblas_get_num_threads", "openblas_set_num_threads"))
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = None
+        self._get = self._set = None
+        try:
+            self._get, self._set = self._find()
+        except (OSError, TypeError, ValueError, AttributeError):
+            pass
+        self.available = self._set is not None
+
+    def _find(self):
+        import ctypes
+        import glob
+
+        import numpy as np
+
+        root = os.path.dirname(os.path.abspath(np.__file__))
+        for path in sorted(glob.glob(root + ".libs/*openblas*") + glob.glob(os.path.join(root, ".dylibs", "*openblas*"))):
+            lib = ctypes.CDLL(path)  # already loaded by numpy: the same library, not a second copy
+            for get_name, set_name in self._NAMES:
+                get, set_ = getattr(lib, get_name, None), getattr(lib, set_name, None)
+                if get is not None and set_ is not None:
+                    get.restype, get.argtypes = ctypes.c_int, []
+                    set_.restype, set_.argtypes = None, [ctypes.c_int]
+                    return get, set_
+        return None, None
+
+    def __enter__(self):
+        if self.available:
+            with self._lock:
+                if not self._users:
+                    self._saved = self._get()
+                    self._set(1)
+                self._users += 1
+        return self
+
+    def __exit__(self, *exc):
+        if self.available:
+            with self._lock:
+                self._users -= 1
+                if not self._users:
+                    self._set(self._saved)
+        return False
 
 
 def _pool2(src, h, w):

@@ -93,6 +93,34 @@ def test_probabilities_match_on_a_tiny_and_a_narrow_image(ours, onnx):
         assert np.abs(ours.probability(rgb) - onnx.probability(rgb)).max() < 1e-4
 
 
+def test_small_products_path_matches_too(onnx):
+    # Where numpy's OpenBLAS cannot be held at one thread, every product is cut to _SERIAL_MACS instead.
+    serial = watermark_detector.WatermarkDetector(threads=2)
+    serial._pool.chunk_macs = watermark_detector._SERIAL_MACS
+    rgb = np.asarray(photo("coffee"))
+    assert np.abs(serial.probability(rgb) - onnx.probability(rgb)).max() < 1e-4
+
+
+def test_openblas_held_at_one_thread_only_while_detecting(ours):
+    blas = watermark_detector._serial_blas()
+    if not blas.available:
+        pytest.skip("numpy's BLAS here is not its bundled scipy-openblas")
+    before = blas._get()
+    seen = []
+    original = ours._forward
+
+    def spy(*args):
+        seen.append(blas._get())
+        return original(*args)
+
+    ours._forward = spy
+    try:
+        ours.probability(np.zeros((32, 48, 3), np.uint8))
+    finally:
+        del ours._forward
+    assert seen == [1] and blas._get() == before
+
+
 # ---------- the mask ----------
 
 
