@@ -115,15 +115,13 @@ class WatermarkDetector:
         from PIL import Image
 
         w, h = image.size
-        scale = min(1.0, (_WORK_PIXELS / (h * w)) ** 0.5)
+        work_w, work_h = _work_size(w, h)
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        if scale < 1:
-            work = _area_resize(rgb, max(16, round(w * scale)), max(16, round(h * scale)))
-        else:
-            work = np.asarray(rgb)
+        shrunk = (work_w, work_h) != (w, h)
+        work = _area_resize(rgb, work_w, work_h) if shrunk else np.asarray(rgb)
         found = _strokes(self.probability(work) > _THRESHOLD)
         found = _dilate3(found)  # one pixel more covers the anti-aliased rim the net calls uncertain
-        if scale < 1:
+        if shrunk:
             found = _upsample(found, w, h)
         return Image.fromarray(found.view(np.uint8) * np.uint8(255), "L")
 
@@ -399,8 +397,17 @@ def _pool2(src, h, w):
 # ---------- resampling (cv2.resize INTER_AREA down, INTER_LINEAR up, in numpy and Pillow) ----------
 
 
+def _work_size(w, h):
+    """The working copy's size: at most ~_WORK_PIXELS, sides of at least 16 px but never enlarged."""
+    scale = min(1.0, (_WORK_PIXELS / (h * w)) ** 0.5)
+    if scale == 1:
+        return w, h
+    return min(w, max(16, round(w * scale))), min(h, max(16, round(h * scale)))
+
+
 def _area_taps(size, new_size):
-    """Source indices and weights (new_size, taps) of area averaging, as OpenCV's computeResizeAreaTab."""
+    """Source indices and weights (new_size, taps) of area averaging, as OpenCV's computeResizeAreaTab
+    (shrinking or keeping the size only: new_size <= size)."""
     import math
 
     import numpy as np

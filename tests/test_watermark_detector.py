@@ -169,6 +169,16 @@ def test_big_photo_and_tiny_photo(ours):
     assert ours.detect(Image.new("L", (40, 30), 90)).getextrema() == (0, 0)  # grey input, nothing to find
 
 
+def test_working_copy_size():
+    assert watermark_detector._work_size(1224, 816) == (1224, 816)  # under 1 MP: the photo itself
+    assert watermark_detector._work_size(4000, 3000) == (1155, 866)  # as the ONNX detector's
+    assert watermark_detector._work_size(90000, 12) == (86603, 12)  # a side under 16 px is never enlarged
+    index, weight = watermark_detector._area_taps(12, 12)
+    assert np.array_equal(index[:, 0], np.arange(12)) and np.allclose(weight.sum(axis=1), 1)
+    index, weight = watermark_detector._area_taps(4000, 1155)
+    assert np.allclose(weight.sum(axis=1), 1, atol=1e-5) and index.max() == 3999
+
+
 def test_module_level_detector_is_shared():
     first = watermark_detector.detect_watermark(Image.new("RGB", (32, 32), (10, 200, 30)))
     assert first.size == (32, 32) and watermark_detector._shared is not None
