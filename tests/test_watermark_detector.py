@@ -169,6 +169,18 @@ def test_big_photo_and_tiny_photo(ours):
     assert ours.detect(Image.new("L", (40, 30), 90)).getextrema() == (0, 0)  # grey input, nothing to find
 
 
+def test_concurrent_detections_agree_with_sequential_ones(ours):
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [watermark(photo(name), tiled_layer(photo(name).size), 0.5) for name in ("coffee", "chelsea", "rocket")]
+    sequential = [np.asarray(ours.detect(im)) for im in images]
+    with ThreadPoolExecutor(3) as pool:
+        parallel = list(pool.map(lambda im: np.asarray(ours.detect(im)), images))
+    assert all(np.array_equal(a, b) for a, b in zip(sequential, parallel))
+    blas = watermark_detector._serial_blas()
+    assert not blas._users  # every forward pass let go of the one-thread hold
+
+
 def test_working_copy_size():
     assert watermark_detector._work_size(1224, 816) == (1224, 816)  # under 1 MP: the photo itself
     assert watermark_detector._work_size(4000, 3000) == (1155, 866)  # as the ONNX detector's
