@@ -201,12 +201,14 @@ def test_numpy_watermark_detector_runs_from_the_bundle(built, toolchain, tmp_pat
         "im = Image.new('RGB', (480, 320), (70, 110, 60))\n"
         "ImageDraw.Draw(im).text((60, 120), 'SAMPLE', fill=(200, 220, 190), font=ImageFont.load_default(size=64))\n"
         "m = detect_watermark(im)\n"
-        "import numpy; print(imported, m.mode, m.size, m.getbbox() is not None, '/_vendor/numpy/' in numpy.__file__)\n"
+        "import numpy; from lib.watermark_detector import _serial_blas\n"
+        "print(imported, m.mode, m.size, m.getbbox() is not None, '/_vendor/numpy/' in numpy.__file__,"
+        " _serial_blas().available)\n"  # its OpenBLAS found: held at one thread while detecting
     )
     out = subprocess.run([python, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False L (480, 320) True True"
+    assert out.stdout.strip() == "False L (480, 320) True True True"
 
 
 # --- the functions, running ------------------------------------------------------------------------
