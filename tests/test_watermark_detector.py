@@ -3,7 +3,7 @@
 The network's probabilities must equal onnxruntime's (lib/engines/local/watermark_model.py) to float
 precision, its post-processing OpenCV's, so its masks are the ONNX detector's; it must run where
 onnxruntime, OpenCV and scipy are missing (the Vercel bundle) and cost nothing to import.
-About 15 s on a busy 2-core machine, most of it the two detectors on the same photos.
+15-35 s on the shared 2-core machine, most of it the two detectors on the same photos.
 """
 
 import subprocess
