@@ -1,5 +1,5 @@
 """The detection part of bench/quality.py for three detectors: numpy (lib/watermark_detector.py), ONNX
-(lib/engines/local/watermark_model.py, what quality.py measures through LocalEngine) and the Pillow heuristic
+(the ONNX export, tests/support/onnx_detector.py, the reference) and the Pillow heuristic
 (lib/heuristic_mask.py, the fallback).
 
 Run from the repo root with the dev venv:  .venv/bin/python bench/detector_quality.py
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lib import heuristic_mask, watermark_detector  # noqa: E402
-from lib.engines.local import watermark_model  # noqa: E402
+from tests.support import onnx_detector as watermark_model  # noqa: E402
 
 OPACITIES = (0.3, 0.5, 0.7)
 TARGET_P, TARGET_R = 0.85, 0.75
@@ -33,7 +33,7 @@ def main():
     onnx_det = watermark_model.WatermarkDetector(threads=quality.THREADS)
     detectors = {
         "numpy (lib/watermark_detector.py)": numpy_det.detect,
-        "onnx (watermark_model.py)": onnx_det.detect,
+        "onnx (reference)": onnx_det.detect,
         "heuristic (heuristic_mask.py)": heuristic_mask.detect_watermark,
     }
     k5 = np.ones((5, 5), np.uint8)
@@ -72,7 +72,7 @@ def main():
                         m[1] += int(found.sum())
                         m[2] += int((found & truth).sum())
                         m[3] += int(truth.sum())
-                    a, b = masks["numpy (lib/watermark_detector.py)"], masks["onnx (watermark_model.py)"]
+                    a, b = masks["numpy (lib/watermark_detector.py)"], masks["onnx (reference)"]
                     agreement.append((a & b).sum() / max((a | b).sum(), 1))
     print(f"detection on {cases} cases ({len(quality.WATERMARK_PHOTOS)} photos x {len(quality.MARKS)} marks x "
           f"opacity {'/'.join(map(str, OPACITIES))} x white/black), {time.perf_counter() - start:.0f} s")

@@ -47,7 +47,7 @@ def marked(size):
 
 def detectors():
     from lib import watermark_detector
-    from lib.engines.local import watermark_model
+    from tests.support import onnx_detector as watermark_model
 
     return {
         "numpy (default threads)": watermark_detector.WatermarkDetector(),
@@ -117,7 +117,7 @@ def bench_imports(runs):
             "import time; t = time.perf_counter(); from lib import watermark_detector as w; w.WatermarkDetector();"
             " print((time.perf_counter() - t) * 1000)",
         "onnx detector: import numpy, cv2, onnxruntime + session":
-            "import time; t = time.perf_counter(); from lib.engines.local import watermark_model as w;"
+            "import time; t = time.perf_counter(); from tests.support import onnx_detector as w;"
             " w.WatermarkDetector(threads=2); print((time.perf_counter() - t) * 1000)",
     }
     print("first use (in a fresh interpreter, median):")
@@ -136,7 +136,7 @@ if kind == "numpy":
     from lib.watermark_detector import WatermarkDetector
     d = WatermarkDetector()
 else:
-    from lib.engines.local.watermark_model import WatermarkDetector
+    from tests.support.onnx_detector import WatermarkDetector
     d = WatermarkDetector(threads=2)
 d.detect(image.resize((64, 64)))  # load everything once
 def status(key):

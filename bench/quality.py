@@ -26,7 +26,7 @@ Watermark   white and black marks blended at opacity 0.3/0.5/0.7 through anti-al
             "SAMPLE" centred (font 16 % of the width), "SAMPLE" tiled at 30 deg (8 %), "(c) imgmend"
             tiled at 30 deg (6 %), a logo (ring + "imgmend", lower right). Masks: exact (coverage > 0),
             user (exact grown by 2 px, like a brush), detected (LocalEngine().detect_watermark: the
-            learned detector, lib/engines/local/watermark_model.py). PSNR/SSIM
+            learned detector, lib/watermark_detector.py). PSNR/SSIM
             "in" = over the exact footprint (the same pixels for every mask, so a missed mark
             counts), "all" = whole image. Detection: precision = detected pixels within 2 px of
             the footprint, recall = footprint pixels detected (as tests/engines/test_local.py); the

@@ -20,7 +20,6 @@ and the fake is stopped at the end, so the bench stops by itself.
 import argparse
 import io
 import json
-import os
 import statistics
 import subprocess
 import sys

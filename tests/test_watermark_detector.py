@@ -1,6 +1,6 @@
 """lib/watermark_detector.py: the learned watermark detector on numpy + Pillow, against its ONNX twin.
 
-The network's probabilities must equal onnxruntime's (lib/engines/local/watermark_model.py) to float
+The network's probabilities must equal onnxruntime's (the ONNX export, tests/support/onnx_detector.py) to float
 precision, its post-processing OpenCV's, so its masks are the ONNX detector's; it must run where
 onnxruntime, OpenCV and scipy are missing (the Vercel bundle) and cost nothing to import.
 15-35 s on the shared 2-core machine, most of it the two detectors on the same photos.
@@ -12,46 +12,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from lib import watermark_detector
-from lib.engines.local import watermark_model
+from tests.support import onnx_detector as watermark_model
 from tests.support.images import photo
-
-# ---------- marks (drawn as in tests/test_local_engine.py: coverage layer, blended at an opacity) ----------
-
-
-def tiled_layer(size, text="© photo", font_share=0.06, angle=30):
-    """Small text tiled over the whole photo at an angle (mode L coverage)."""
-    w, h = size
-    side = int((w * w + h * h) ** 0.5) + 40
-    big = Image.new("L", (side, side), 0)
-    draw = ImageDraw.Draw(big)
-    font = ImageFont.load_default(size=int(w * font_share))
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    for row, y in enumerate(range(0, side, int((bottom - top) * 3.2))):
-        for x in range(-(row % 2) * (right - left), side, int((right - left) * 1.6)):
-            draw.text((x - left, y - top), text, fill=255, font=font)
-    big = big.rotate(angle, resample=Image.BILINEAR)
-    return big.crop(((side - w) // 2, (side - h) // 2, (side - w) // 2 + w, (side - h) // 2 + h))
-
-
-def centred_layer(size, text="SAMPLE", font_share=0.16):
-    """One large word in the middle (mode L coverage)."""
-    layer = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=int(size[0] * font_share))
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    draw.text(((size[0] - right + left) // 2 - left, (size[1] - bottom + top) // 2 - top), text, fill=255, font=font)
-    return layer
-
-
-def watermark(image, layer, opacity=0.5, colour=(255, 255, 255)):
-    """The image with `colour` blended in through `layer` at `opacity`."""
-    alpha = np.asarray(layer, np.float32)[..., None] / 255 * opacity
-    out = np.asarray(image, np.float32) * (1 - alpha) + np.array(colour, np.float32) * alpha
-    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
-
+from tests.support.marks import centred_layer, tiled_layer, watermark
 
 def iou(a, b):
     return (a & b).sum() / max((a | b).sum(), 1)

@@ -2,7 +2,7 @@
 
 Run once from the repo root with the dev venv, after tools/train_watermark.py produced a new detector:
     .venv/bin/python tools/export_detector_weights.py
-    (defaults: lib/engines/local/models/watermark_detector.onnx -> lib/models/watermark_detector.npz)
+    (defaults: tools/models/watermark_detector.onnx, the training output -> lib/models/watermark_detector.npz)
 Needs numpy only: the ONNX file is read with the small protobuf reader below, so the `onnx` package is not
 required. With onnxruntime installed (the dev venv has it) the script also checks the numpy network on the
 new file against onnxruntime on a random image and refuses to write a file that disagrees.
@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "lib", "engines", "local", "models", "watermark_detector.onnx")
+SOURCE = os.path.join(ROOT, "tools", "models", "watermark_detector.onnx")
 TARGET = os.path.join(ROOT, "lib", "models", "watermark_detector.npz")
 
 # ---------- a minimal protobuf reader: just what ONNX ModelProto/GraphProto/NodeProto/TensorProto need ----------

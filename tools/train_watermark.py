@@ -1,6 +1,7 @@
 """Train the local engine's watermark detector and remover on synthetic marks; export both to ONNX.
 
-Run once on a GPU machine (the weights are committed under lib/engines/local/models/):
+Run once on a GPU machine (the ONNX export and the log are committed under tools/models/; then
+tools/export_detector_weights.py writes the weights both engines run, lib/models/watermark_detector.npz):
     python tools/train_watermark.py --assets .wmtrain --out OUT --minutes 7
 CPU smoke test (under a minute, mostly imports and the ONNX export):
     python tools/train_watermark.py --assets .wmtrain --out /tmp/wm --steps 3 --crop 64 --batch 2 --workers 0

@@ -431,9 +431,14 @@ class ReplicateEngine:
         return result if result.mode == wanted else result.convert(wanted)  # no 36-48 MB copy when it fits
 
     def detect_watermark(self, image):
-        """An L mask (255 = watermark) from the Pillow detector: no verified Replicate model does this."""
-        from lib import heuristic_mask
+        """An L mask (255 = watermark) from the learned detector, here (no hosted model detects marks).
 
+        Without its weights or numpy, the Pillow heuristic suggests one instead.
+        """
+        from lib import heuristic_mask, watermark_detector
+
+        if watermark_detector.available():
+            return watermark_detector.detect_watermark(image)
         return heuristic_mask.detect_watermark(image)
 
     # --- one prediction -------------------------------------------------------------------------

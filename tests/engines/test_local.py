@@ -8,7 +8,7 @@ Thresholds sit below what was measured on this 2-core machine, with margin:
     mask and +7.6 to +12.8 dB with a 2 px generous mask (asserted +5);
   detector, white text at 42 % on 1000 px photos: precision 0.84-1.0 (2 px tolerance), recall
     0.82-0.97 (asserted 0.7 / 0.6); 0 % flagged on the clean photos (asserted <= 0.5 %).
-  learned detector (watermark_model.py), tiled small text at 50 % on native-size photos: black on
+  learned detector (lib/watermark_detector.py), tiled small text at 50 % on native-size photos: black on
     coffee precision 0.92 / recall 0.83, white on rocket 0.97 / 0.96 (asserted 0.7 / 0.5; the Pillow
     heuristic's recall is 0.00 on both); clean photos flagged 0.08-1.7 % (asserted <= 3 %);
     4000 px rocket with centred text: recall 0.83 (asserted 0.6). These tests cost about 5 s.
@@ -22,11 +22,12 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from lib.engines.local import LocalEngine
 from lib.errors import InvalidRequest, UpstreamError
 from lib.heuristic_mask import detect_watermark
+from tests.support.marks import centred_layer, tiled_layer, watermark
 
 
 # ---------- helpers ----------
@@ -46,23 +47,6 @@ def psnr(reference, test, where=None):
     if where is not None:
         err = err[where]
     return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
-
-
-def text_layer(size, text="SAMPLE", font_share=0.16):
-    """White-on-black text coverage (mode L), centred, with a large font."""
-    layer = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=int(size[0] * font_share))
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    draw.text(((size[0] - right + left) // 2 - left, (size[1] - bottom + top) // 2 - top), text, fill=255, font=font)
-    return layer
-
-
-def watermark(image, layer, opacity=0.42, colour=(255, 255, 255)):
-    """The image with `colour` blended in through `layer` at `opacity`."""
-    alpha = np.asarray(layer, np.float32)[..., None] / 255 * opacity
-    out = np.asarray(image, np.float32) * (1 - alpha) + np.array(colour, np.float32) * alpha
-    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +174,7 @@ def test_denoise_strips_leave_no_seam(monkeypatch):
 @pytest.fixture(scope="module", params=["coffee", "astronaut", "rocket"])
 def marked_photo(request):
     clean = photo(request.param, 800)
-    layer = text_layer(clean.size)
+    layer = centred_layer(clean.size)
     return clean, layer, watermark(clean, layer, 0.42)
 
 
@@ -222,7 +206,7 @@ def test_remove_watermark_empty_mask_is_identity(engine):
 @pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea"])
 def test_detector_finds_semi_transparent_text(engine, name):
     clean = photo(name, 1000)
-    layer = text_layer(clean.size)
+    layer = centred_layer(clean.size)
     mask = engine.detect_watermark(watermark(clean, layer, 0.42))
     assert mask.mode == "L" and mask.size == clean.size
     found = np.asarray(mask)
@@ -243,29 +227,14 @@ def test_detector_quiet_on_clean_photos(name):
     assert flagged <= 0.005, flagged
 
 
-# ---------- learned watermark detector (lib/engines/local/watermark_model.py) ----------
-
-
-def tiled_layer(size, text="© photo", font_share=0.06, angle=30):
-    """Small text tiled over the whole photo at an angle: what the Pillow heuristic mostly misses."""
-    w, h = size
-    side = int((w * w + h * h) ** 0.5) + 40
-    big = Image.new("L", (side, side), 0)
-    draw = ImageDraw.Draw(big)
-    font = ImageFont.load_default(size=int(w * font_share))
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    for row, y in enumerate(range(0, side, int((bottom - top) * 3.2))):
-        for x in range(-(row % 2) * (right - left), side, int((right - left) * 1.6)):
-            draw.text((x - left, y - top), text, fill=255, font=font)
-    big = big.rotate(angle, resample=Image.BILINEAR)
-    return big.crop(((side - w) // 2, (side - h) // 2, (side - w) // 2 + w, (side - h) // 2 + h))
+# ---------- learned watermark detector (lib/watermark_detector.py, as the local engine runs it) ----------
 
 
 def test_learned_detector_ships_and_is_used(engine):
-    from lib.engines.local import watermark_model
+    from lib import watermark_detector
 
-    assert watermark_model.available()
-    assert os.path.getsize(watermark_model.DETECTOR) < 5 * 2**20
+    assert watermark_detector.available()
+    assert os.path.getsize(watermark_detector.MODEL) < 5 * 2**20
     assert engine._watermark_detector() is not None
 
 
@@ -290,7 +259,7 @@ def test_learned_detector_quiet_on_clean_photos(engine, name):
 
 def test_learned_detector_big_photo_and_tiny_photo(engine):
     big = photo("rocket", 4000)  # ~10 MP: detection runs on a ~1 MP copy, the mask comes back full size
-    layer = text_layer(big.size)
+    layer = centred_layer(big.size)
     mask = engine.detect_watermark(watermark(big, layer, 0.42))
     assert mask.mode == "L" and mask.size == big.size
     found, truth = np.asarray(mask) > 127, np.asarray(layer) > 0
@@ -300,11 +269,11 @@ def test_learned_detector_big_photo_and_tiny_photo(engine):
 
 
 def test_detector_falls_back_to_heuristic_without_weights(monkeypatch):
-    from lib.engines.local import watermark_model
+    from lib import watermark_detector
 
-    monkeypatch.setattr(watermark_model, "DETECTOR", "/nonexistent/watermark_detector.onnx")
+    monkeypatch.setattr(watermark_detector, "MODEL", "/nonexistent/watermark_detector.npz")
     fresh = LocalEngine()
     clean = photo("coffee")
-    marked = watermark(clean, text_layer(clean.size), 0.42)
+    marked = watermark(clean, centred_layer(clean.size), 0.42)
     assert fresh._watermark_detector() is None
     assert np.array_equal(np.asarray(fresh.detect_watermark(marked)), np.asarray(detect_watermark(marked)))

@@ -121,9 +121,9 @@ def test_remove_watermark_without_mask_detects_one(engine, replicate_env, monkey
         seen.append(image.size)
         return watermark_mask(image.size)
 
-    from lib import heuristic_mask
+    from lib import watermark_detector
 
-    monkeypatch.setattr(heuristic_mask, "detect_watermark", detect_watermark)
+    monkeypatch.setattr(watermark_detector, "detect_watermark", detect_watermark)
     result = engine.run("remove_watermark", photo())
 
     assert result.mode == "RGB" and seen == [(64, 48)]
@@ -497,10 +497,10 @@ def test_an_unknown_deployment_is_an_upstream_error(engine, replicate_env, monke
 
 
 def test_an_empty_detected_mask_creates_no_prediction(engine, replicate_env, monkeypatch):
-    from lib import heuristic_mask
+    from lib import watermark_detector
     from lib.errors import NoWatermarkFound
 
-    monkeypatch.setattr(heuristic_mask, "detect_watermark", lambda image: Image.new("L", image.size, 0))
+    monkeypatch.setattr(watermark_detector, "detect_watermark", lambda image: Image.new("L", image.size, 0))
     with pytest.raises(NoWatermarkFound) as caught:
         engine.run("remove_watermark", photo())
     assert (caught.value.status, caught.value.code) == (422, "no_watermark_found")

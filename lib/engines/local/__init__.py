@@ -86,13 +86,10 @@ class LocalEngine:
         return self._model("remove_bg")(image)
 
     def _watermark_detector(self):
-        """The learned detector, or None without its weights file, numpy, OpenCV or onnxruntime."""
-        try:
-            from lib.engines.local import watermark_model
+        """The learned detector (lib.watermark_detector), or None without its weights or numpy."""
+        from lib import watermark_detector
 
-            return self._model("detect_watermark") if watermark_model.available() else None
-        except ImportError:
-            return None
+        return self._model("detect_watermark") if watermark_detector.available() else None
 
     def _model(self, tool):
         """The model behind `tool`, built on first use (double-checked under the load lock)."""
@@ -106,7 +103,7 @@ class LocalEngine:
 
                         model = Denoiser(threads=config.local_threads())
                     elif tool == "detect_watermark":
-                        from lib.engines.local.watermark_model import WatermarkDetector
+                        from lib.watermark_detector import WatermarkDetector
 
                         model = WatermarkDetector(threads=config.local_threads())
                     else:

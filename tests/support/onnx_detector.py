@@ -1,4 +1,7 @@
-"""Learned watermark detector: a small U-Net (tools/train_watermark.py) on onnxruntime.
+"""The reference for lib/watermark_detector.py: the trained U-Net as exported (ONNX) on onnxruntime and OpenCV.
+
+This was the local engine's detector; both engines now run the numpy twin, and the tests hold it to
+this one (same probabilities, same masks).
 
 Trained on 256-px crops of package-shipped photos with synthetic marks (text, tiled text, logos;
 any colour, opacity 0.15-0.9). It runs on a working copy of at most ~1 MP; the mask is upsampled.
@@ -12,8 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
-DETECTOR = os.path.join(MODELS, "watermark_detector.onnx")
+DETECTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "models", "watermark_detector.onnx")
 
 _WORK_PIXELS = 1_000_000  # detection working copy: thin marks survive, the cost stays flat
 _THRESHOLD = 0.7  # probability above which a pixel is called a mark
