@@ -23,10 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 import responses  # noqa: E402
-import stripe  # noqa: E402
 from werkzeug.test import Client  # noqa: E402
 
-from tests.support.fake_stripe import FakeStripe, fixture  # noqa: E402
+from tests.support.fake_stripe import FakeStripe, event_json, post_event  # noqa: E402
 from tests.support.images import encode, photo  # noqa: E402
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -88,12 +87,7 @@ def fresh(client, **env):
 
 
 def deliver(kind, obj):
-    evt = fixture("event")
-    evt.update(id=f"evt_bench_{time.time_ns()}", type=kind, data={"object": obj})
-    payload = json.dumps(evt)
-    header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
-    return app("stripe_webhook").post("/api/stripe_webhook", data=payload, content_type="application/json",
-                                      headers={"Stripe-Signature": header})
+    return post_event(app("stripe_webhook"), event_json(kind, obj, f"evt_bench_{time.time_ns()}"), WEBHOOK_SECRET)
 
 
 def main():

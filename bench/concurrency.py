@@ -19,9 +19,7 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -32,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-import psutil  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.servers import ServerProcess  # noqa: E402
 from lib import config  # noqa: E402
 from lib.engines.local.admission import default_jobs  # noqa: E402
 
@@ -56,68 +54,6 @@ def noisy_photo():
         if buf.tell() <= config.MAX_BYTES:
             return buf.getvalue()
     raise SystemExit("the test photo does not fit the upload cap")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn as `make serve` runs it; stdout (the JSON request lines) is kept, stderr drained."""
-
-    def __init__(self, env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        binary = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-        self.lines, self.errors = [], collections.deque(maxlen=40)
-        self.proc = subprocess.Popen(
-            [binary, "-c", "dev/gunicorn_conf.py", "--bind", f"127.0.0.1:{self.port}", "dev.selfhost:app"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for stream, sink in ((self.proc.stdout, self.lines), (self.proc.stderr, self.errors)):
-            threading.Thread(target=self._drain, args=(stream, sink), daemon=True).start()
-
-    @staticmethod
-    def _drain(stream, sink):
-        for raw in stream:
-            sink.append(raw.decode("utf-8", "replace").rstrip())
-
-    def wait_ready(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit("server exited:\n" + "\n".join(self.errors))
-            try:
-                httpx.get(f"{self.url}/api/health", timeout=2, trust_env=False)
-                return
-            except httpx.TransportError:
-                time.sleep(0.3)
-        raise SystemExit("server did not start:\n" + "\n".join(self.errors))
-
-    def memory(self):
-        """(RSS, PSS) in bytes of the master and every worker."""
-        rss = pss = 0
-        try:
-            procs = [psutil.Process(self.proc.pid)]
-            procs += procs[0].children(recursive=True)
-        except psutil.NoSuchProcess:
-            return 0, 0
-        for proc in procs:
-            try:
-                info = proc.memory_full_info()
-                rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
-            except psutil.NoSuchProcess:
-                pass
-        return rss, pss
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 def client(url, body, deadline_s):
@@ -154,7 +90,9 @@ def main():
                FREE_DAILY_LIMIT="1000", RATE_LIMIT_PER_MINUTE="1000", PYTHONUNBUFFERED="1")
     max_wait_s = config.local_max_wait_s()
     body = noisy_photo()
-    server = Server(env)
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    server = ServerProcess(
+        lambda port: [gunicorn, "-c", "dev/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}", "dev.selfhost:app"], env)
     samples = []
     stop = threading.Event()
     try:

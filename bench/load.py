@@ -17,9 +17,7 @@ import collections
 import io
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +31,7 @@ import psutil  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.latency_fake import FixedLatencyReplicate  # noqa: E402
+from bench.servers import ServerProcess  # noqa: E402
 
 ENDPOINTS = ("denoise", "remove_bg")
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -49,65 +48,12 @@ def photo_jpeg(size=(160, 120)):
     return buf.getvalue()
 
 
-def free_port():
-    """A free TCP port on 127.0.0.1 (bound and released: the server binds it right after)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pro_token(secret):
     """A valid Pro token signed with `secret`, as /api/verify_pro would issue."""
     os.environ["IMGMEND_SECRET"] = secret
     from lib import tokens
 
     return tokens.issue_token("cus_loadbench")[0]
-
-
-class DevServer:
-    """`python -m dev` in a subprocess; its stderr is drained (kept: the last lines)."""
-
-    def __init__(self, env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.tail = collections.deque(maxlen=40)
-        self.tracebacks = 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dev", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        # One log line per request: an undrained pipe would block the server once it fills.
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self):
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if "Traceback" in line or line.startswith("dev server:"):
-                self.tracebacks += 1
-            self.tail.append(line)
-
-    def wait_ready(self, timeout=30):
-        """Block until GET /api/health answers (any status)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit("dev server exited:\n" + "\n".join(self.tail))
-            try:
-                httpx.get(f"{self.url}/api/health", timeout=2, trust_env=False)
-                return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise SystemExit("dev server did not start:\n" + "\n".join(self.tail))
-
-    def stop(self):
-        """Terminate the server and wait for it."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 class Results:
@@ -218,7 +164,7 @@ def main():
         NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
     )
     token = pro_token(secret)
-    server = DevServer(env)
+    server = ServerProcess(lambda port: [sys.executable, "-m", "dev", "--host", "127.0.0.1", "--port", str(port)], env)
     results, samples, stop, cpu = Results(), [], threading.Event(), {}
     try:
         server.wait_ready()

@@ -16,7 +16,7 @@ import stripe
 
 from lib import quota, tokens
 from tests.support.agents import CHROME_WIN
-from tests.support.fake_stripe import FakeStripe, fixture
+from tests.support.fake_stripe import FakeStripe, event_json, fixture, post_event
 from tests.support.images import encode, photo
 
 JPEG = encode(photo("chelsea", (64, 48)))
@@ -64,12 +64,7 @@ def stripe_posts(fake, path):
 
 
 def deliver(api, kind, obj):
-    evt = fixture("event")
-    evt.update(id=f"evt_abuse_{time.time_ns()}", type=kind, data={"object": obj})
-    payload = json.dumps(evt)
-    header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
-    return api("stripe_webhook").post("/api/stripe_webhook", data=payload, content_type="application/json",
-                                      headers={"Stripe-Signature": header})
+    return post_event(api("stripe_webhook"), event_json(kind, obj, f"evt_abuse_{time.time_ns()}"), WEBHOOK_SECRET)
 
 
 class NoReading:

@@ -17,14 +17,13 @@ import threading
 import time
 
 import pytest
-import stripe
 from PIL import Image
 
 from lib import config, engines, quota
 from lib.engines.replicate import ReplicateEngine
 from tests.support.env import need
 from tests.support.images import encode, photo
-from tests.support.fake_stripe import FakeStripe, fixture, serving
+from tests.support.fake_stripe import FakeStripe, event_json, post_event, serving
 from tests.support.fake_replicate import MODEL_ERROR
 
 JPEG = encode(photo("chelsea", (80, 60)))
@@ -258,12 +257,8 @@ def verify_key(api, fake):
 
 
 def deliver(api, fake):
-    evt = fixture("event")
-    evt.update(id="evt_faults", type="checkout.session.completed", data={"object": fake.sessions[fake.session]})
-    payload = json.dumps(evt)
-    header = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
-    return api("stripe_webhook").post(data=payload, content_type="application/json",
-                                      headers={"Stripe-Signature": header})
+    payload = event_json("checkout.session.completed", fake.sessions[fake.session], "evt_faults")
+    return post_event(api("stripe_webhook"), payload, WEBHOOK_SECRET)
 
 
 # name: (call, failing status, requests answered before the failure)

@@ -8,7 +8,7 @@ import responses
 import stripe
 
 from lib import tokens
-from tests.support.fake_stripe import FakeStripe, fixture
+from tests.support.fake_stripe import FakeStripe, event_json, fixture, post_event
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -173,17 +173,11 @@ def test_billing_portal_needs_a_valid_token(api, fake, headers):
 # --- webhook -------------------------------------------------------------------------------------
 
 
-def event(kind, obj, event_id=None):
-    evt = fixture("event")
-    evt.update(id=event_id or f"evt_{kind.replace('.', '_')}_{int(time.time() * 1e6)}", type=kind, data={"object": obj})
-    return json.dumps(evt)
+event = event_json
 
 
 def deliver(api, payload, secret=WEBHOOK_SECRET, header=None, timestamp=None):
-    if header is None:
-        header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=int(timestamp or time.time()))
-    headers = {"Stripe-Signature": header} if header != "" else {}
-    return answer(api("stripe_webhook").post(data=payload, content_type="application/json", headers=headers))
+    return answer(post_event(api("stripe_webhook"), payload, secret, header, timestamp))
 
 
 def completed_session_event(fake, customer, **kwargs):

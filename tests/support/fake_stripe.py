@@ -28,6 +28,26 @@ def fixture(kind):
     return copy.deepcopy(_resources()[kind])
 
 
+def event_json(kind, obj, event_id=None):
+    """A Stripe event of `kind` around `obj`, as the JSON text Stripe delivers (the fixture event's shape)."""
+    evt = fixture("event")
+    evt.update(id=event_id or f"evt_{kind.replace('.', '_')}_{time.time_ns() // 1000}", type=kind, data={"object": obj})
+    return json.dumps(evt)
+
+
+def post_event(client, payload, secret, header=None, timestamp=None):
+    """POST a webhook delivery to /api/stripe_webhook through a WSGI test client, signed with `secret`.
+
+    `header` replaces the Stripe-Signature header (an empty string sends none).
+    """
+    import stripe
+
+    if header is None:
+        header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=int(timestamp or time.time()))
+    headers = {"Stripe-Signature": header} if header != "" else {}
+    return client.post("/api/stripe_webhook", data=payload, content_type="application/json", headers=headers)
+
+
 def _list(url, data):
     return {"object": "list", "data": data, "has_more": False, "url": url}
 
