@@ -54,6 +54,22 @@ class MemoryCounters:
         """Several values (0 when absent or expired), in the order of `keys`."""
         return [self.get(key) for key in keys]
 
+    def add(self, key, value, ttl):
+        """Set `key` to `value` only if it is absent (or expired); True when it was set."""
+        now = time.time()
+        with self._lock:
+            self._sweep(now)
+            if key in self._data and self._data[key][1] > now:
+                return False
+            self._data[key] = (int(value), now + ttl)
+            return True
+
+    def remove_if(self, key, value):
+        """Delete `key` if it still holds `value` (a lock released only by its holder)."""
+        with self._lock:
+            if key in self._data and self._data[key][0] == int(value):
+                del self._data[key]
+
     def get(self, key):
         """The current value (0 when absent or expired)."""
         with self._lock:
@@ -122,6 +138,17 @@ class RedisCounters:
     def get_many(self, keys):
         """Several values (0 when absent), in the order of `keys` (one command)."""
         return [int(v or 0) for v in self.client.mget(keys)]
+
+    # Deleting only a value we set, atomically (the lock pattern of Redis's SET documentation).
+    _REMOVE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+    def add(self, key, value, ttl):
+        """SET NX EX: set `key` only if it is absent; True when it was set (one command)."""
+        return bool(self.client.set(key, int(value), ex=ttl, nx=True))
+
+    def remove_if(self, key, value):
+        """Delete `key` if it still holds `value` (one command)."""
+        self.client.eval(self._REMOVE_IF, 1, key, int(value))
 
     def hincr_many(self, updates, ttl, expire_all=True):
         """Apply (key, field, amount) increments; new hashes expire after `ttl` s.

@@ -25,7 +25,7 @@ import re
 import time
 from typing import NamedTuple
 
-from lib import config, pro
+from lib import config, deliveries, pro
 from lib.errors import (
     ImgmendError,
     InvalidRequest,
@@ -268,17 +268,24 @@ def handle_webhook(payload, signature):
     if event.type not in HANDLED_EVENTS:
         return False
     client = _client()
-    customer_id = None
     try:
         with stripe_errors():
             customer_id = _customer_of(client, event.data.object, event.type)
-            if not customer_id:
-                return True
-            one_time = sync_customer(client, customer_id)
-            still_pro = one_time or _subscription_end(client, customer_id) is not None
-    except NotPro:  # the customer is gone: nothing to record, and a retry would not change that
-        still_pro = False
-    if customer_id and not still_pro:
-        pro.revoke(customer_id)  # 503 if it cannot be written: Stripe delivers the event again
-        log.info("stripe event %s: pro ended, tokens revoked", event.id)
+    except NotPro:
+        return True  # the object is gone: nothing to bring up to date
+    if not customer_id:
+        return True
+    with deliveries.one_at_a_time(customer_id, event.id) as fresh:
+        if not fresh:
+            log.info("stripe event %s already handled", event.id)
+            return True
+        try:
+            with stripe_errors():
+                one_time = sync_customer(client, customer_id)
+                still_pro = one_time or _subscription_end(client, customer_id) is not None
+        except NotPro:  # the customer is gone: nothing to record, and a retry would not change that
+            still_pro = False
+        if not still_pro:
+            pro.revoke(customer_id)  # 503 if it cannot be written: Stripe delivers the event again
+            log.info("stripe event %s: pro ended, tokens revoked", event.id)
     return True

@@ -1,6 +1,7 @@
 """lib.payments and the Pro endpoints: checkout, verify_pro branches, the portal and the webhook (real stripe client)."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -232,6 +233,75 @@ def test_same_event_twice_is_idempotent(api, fake):
     assert deliver(api, payload)[0] == 200
     assert len([r for r in fake.requests if r[0] == "POST"]) == writes == 1
     assert fake.customers[customer]["metadata"]["imgmend_pro"] == "lifetime"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request):
+    """The counter store the webhook's lock and event records live in."""
+    return request.getfixturevalue("redis_env") if request.param == "redis" else None
+
+
+def in_parallel(*calls):
+    """Run the calls on threads at once; their results in order."""
+    results = [None] * len(calls)
+
+    def run(i, call):
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def test_the_same_event_delivered_twice_at_once_acts_once(api, fake, store):
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    reached, release = fake.pause("POST", rf"/v1/customers/{customer}")  # the first write waits
+    threads, results = in_parallel(lambda: deliver(api, payload), lambda: deliver(api, payload))
+    assert reached.wait(10)
+    time.sleep(0.5)  # the second delivery arrives while the first is mid-write
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert [status for status, _ in results] == [200, 200]
+    writes = [r for r in fake.requests if r[0] == "POST" and r[1] == f"/v1/customers/{customer}"]
+    assert len(writes) == 1  # no duplicate side effect
+    assert fake.customers[customer]["metadata"]["imgmend_pro"] == "lifetime"
+
+
+def test_a_purchase_and_its_refund_at_once_end_refunded(api, fake, store):
+    """The purchase's delivery read Stripe before the refund and writes after the refund's delivery:
+    without one delivery at a time per customer the stale write would win (a lifetime pass after a refund)."""
+    customer = fake.add_customer()
+    session_id, completed = completed_session_event(fake, customer)
+    reached, release = fake.pause("POST", rf"/v1/customers/{customer}")  # its write of "lifetime" waits
+    threads, results = in_parallel(lambda: deliver(api, completed))
+    assert reached.wait(10)  # the purchase's delivery has read a paid, unrefunded charge
+    charge = fake.charge_of(session_id)
+    charge.update(refunded=True, amount_refunded=charge["amount"])
+    refund_threads, refund_results = in_parallel(lambda: deliver(api, event("charge.refunded", charge)))
+    time.sleep(0.5)
+    release.set()
+    for thread in threads + refund_threads:
+        thread.join(30)
+    assert results[0][0] == 200 and refund_results[0][0] == 200
+    assert fake.customers[customer]["metadata"].get("imgmend_pro", "") == ""
+    assert verify(api, pro_key=customer)[0] == 404
+
+
+def test_a_delivery_that_cannot_take_the_lock_asks_stripe_to_retry(api, fake, monkeypatch):
+    from lib import deliveries, quota
+
+    monkeypatch.setattr(deliveries, "WAIT_S", 0.3)
+    customer = fake.add_customer()
+    _, payload = completed_session_event(fake, customer)
+    key = deliveries._lock_key(customer)
+    quota.counters().add(key, 7, 60)  # another instance holds this customer's lock
+    status, body = deliver(api, payload)
+    assert status == 503 and body["error"]["code"] == "upstream_unavailable"
+    quota.counters().remove_if(key, 7)
+    assert deliver(api, payload)[0] == 200  # Stripe's retry goes through
 
 
 def test_events_in_reverse_order_end_in_the_true_state(api, fake):

@@ -314,6 +314,11 @@ class FakeReplicate:
         with self._lock:
             self._failures.append(_Failure(route, status, skip, times, body, dict(headers or {})))
 
+    def clear_failures(self, route=None):
+        """Stop failing `route` (every route when None): the end of a scripted outage."""
+        with self._lock:
+            self._failures = [f for f in self._failures if route is not None and f.route != route]
+
     def disconnect(self, route, *, skip=0, times=None):
         """Close the connection of `route` requests without answering (the client sees no response).
 

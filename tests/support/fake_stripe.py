@@ -79,6 +79,7 @@ class FakeStripe:
         self.fail_skip = 0  # with fail_with: this many requests are still answered first
         self.lock = threading.Lock()
         self._n = 0
+        self._pauses = []  # [method, path regex, reached Event, release Event], each used once
 
     def _id(self, prefix):
         self._n += 1
@@ -140,9 +141,32 @@ class FakeStripe:
 
     # --- the API ----------------------------------------------------------------------------------
 
+    def pause(self, method, path_pattern):
+        """Hold the next `method` call on a path matching `path_pattern` until released.
+
+        Returns (reached, release): `reached` is set when the call arrives, the call is answered once
+        `release` is set (or after 10 s). Other calls go on meanwhile, as they would at Stripe.
+        """
+        reached, release = threading.Event(), threading.Event()
+        with self.lock:
+            self._pauses.append([method, re.compile(path_pattern), reached, release])
+        return reached, release
+
+    def _held(self, method, path):
+        with self.lock:
+            for pause in self._pauses:
+                if pause[0] == method and pause[1].fullmatch(path):
+                    self._pauses.remove(pause)
+                    return pause
+        return None
+
     def handle(self, method, url, body=b""):
         """Answer one API call: returns (status, JSON object)."""
         parts = urlsplit(url)
+        held = self._held(method, parts.path)
+        if held is not None:
+            held[2].set()
+            held[3].wait(10)
         params = _unflatten(parse_qsl(parts.query, keep_blank_values=True)) if method == "GET" else _unflatten(parse_qsl(body.decode(), keep_blank_values=True))
         with self.lock:
             self.requests.append((method, parts.path, params))
