@@ -19,7 +19,11 @@ dev: install  ## the site and API on http://127.0.0.1:3000 (local engine unless 
 serve: install  ## self-hosting: the site and API on http://127.0.0.1:8000 through gunicorn, local engine
 	$(BIN)/gunicorn -c dev/gunicorn_conf.py dev.selfhost:app
 
-test: install  ## the whole suite (Redis tests need redis-server on PATH; CI installs it)
+node_modules/.installed: package.json package-lock.json  # axe-core, lighthouse, vercel (tests and benches)
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: install node_modules/.installed  ## the whole suite (needs redis-server and chromium on the machine; CI installs them)
 	$(BIN)/python -m pytest
 
 bench: install  ## speed numbers of the local engine
@@ -29,4 +33,4 @@ pages:  ## write public/*.html from pages/ and public/i18n/en.json (standard lib
 	$(PYTHON) tools/build_pages.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules
