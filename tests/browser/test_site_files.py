@@ -96,3 +96,14 @@ def test_privacy_page_states_replicates_one_hour_retention_in_both_languages():
     assert "一小时" in ZH["privacy.images.replicate_retention"] and "不提供提前删除" in ZH["privacy.images.replicate_retention"]
     assert "one hour" in EN["privacy.collect.images"] and "一小时" in ZH["privacy.collect.images"]
     assert "immediately" not in EN["privacy.collect.images"]
+
+
+def test_privacy_page_says_what_revocation_keeps_in_both_languages():
+    """What the code now keeps for an ended Pro plan: a keyed hash of the customer id, 13 hours."""
+    from lib import pro
+
+    html = (PUBLIC / "privacy.html").read_text(encoding="utf-8")
+    assert 'data-i18n="privacy.collect.revocation"' in html
+    hours = round(pro.REVOKED_TTL_S / 3600)
+    assert f"{hours} hours" in EN["privacy.collect.revocation"] and "keyed hash" in EN["privacy.collect.revocation"]
+    assert f"{hours} 小时" in ZH["privacy.collect.revocation"] and "哈希" in ZH["privacy.collect.revocation"]
