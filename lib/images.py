@@ -2,7 +2,9 @@
 
 Everything here treats its input as hostile: the byte cap is checked before anything else, the
 format is decided from magic bytes, the pixel count from the header before any pixel is decoded,
-and nothing is ever written to disk.
+and nothing is ever written to disk. HEIF/HEIC and AVIF headers are read by lib/heif.py first;
+HEIF is decoded by pi-heif (libheif + libde265), loaded on the first HEIF upload only, and AVIF by
+Pillow's own libavif.
 """
 
 import io
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from lib import config
+from lib import config, heif
 from lib.errors import (
     InvalidImage,
     InvalidRequest,
@@ -30,12 +32,16 @@ Image.MAX_IMAGE_PIXELS = config.MAX_PIXELS
 # Pillow's DEBUG lines quote EXIF tag values (GPS position, maker, comments) of every upload.
 logging.getLogger("PIL").setLevel(logging.INFO)
 
-MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
-EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-# GIF is accepted as an input (first frame); results are never GIF.
-INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG"}
-MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1}  # the largest side each encoder writes
+MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "AVIF": "image/avif"}
+EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
+# GIF is accepted as an input (first frame); results are never GIF. HEIF (HEIC) photos come back as
+# JPEG: no browser but Safari shows HEIC, and we carry no HEVC encoder (x265 is GPL and 23 MB).
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
+OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG", "HEIF": "JPEG", "AVIF": "AVIF"}
+# The largest side each encoder writes (AVIF: the largest libavif reads back by default).
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1, "AVIF": 32768}
+# libaom's speed for AVIF results: 8 encodes 12 MP in ~1.3 s (6: ~6 s) for a few % more bytes.
+AVIF_SPEED = 8
 
 
 @dataclass
@@ -43,7 +49,7 @@ class Photo:
     """A validated, upright, metadata-free image plus what is needed to encode it like the input."""
 
     image: Image.Image  # RGB, RGBA, L or LA — nothing else
-    format: str  # the input's format (JPEG, PNG, WEBP, GIF)
+    format: str  # the input's format (JPEG, PNG, WEBP, GIF, HEIF, AVIF)
     icc_profile: bytes | None  # kept only where it fits the image's colour space
 
     @property
@@ -73,7 +79,7 @@ def sniff_format(data):
         return "WEBP"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
-    return None
+    return heif.family(data)  # ISO-BMFF ftyp brands: HEIF (HEIC) or AVIF
 
 
 # Pillow walks JPEG and GIF headers and PNG chunks in Python (junk one byte at a time), joins GIF
@@ -143,6 +149,37 @@ def too_costly(data, fmt):
     return False
 
 
+_heif_opener = []  # pi-heif's Pillow plugin, once registered
+
+
+def _register_heif():
+    """Register pi-heif's HEIF opener with Pillow, on the first HEIF upload only.
+
+    Importing it loads libheif and libde265 (~20 ms, 4 MB): the endpoints' cold start never pays
+    that. Thumbnails, depth maps and auxiliary images are never read, so pi-heif does not list them.
+    """
+    if not _heif_opener:
+        from pi_heif import register_heif_opener
+
+        register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+        _heif_opener.append(register_heif_opener)
+
+
+def _check_heif(data, fmt, error, what):
+    """lib/heif.py's header verdict on a HEIF or AVIF file, as the contract's errors."""
+    found = heif.probe(data, fmt)
+    if found.problem == "too_many_pixels":
+        raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.")
+    if found.problem == "unsupported":
+        if error is not InvalidImage:
+            raise error(f"The {what} is not a {config.formats_label()} image.")
+        raise UnsupportedFormat()
+    if found.problem is not None:
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.")
+    if fmt == "HEIF":
+        _register_heif()
+
+
 def open_checked(data, *, error=InvalidImage, what="image"):
     """Open bytes lazily after the byte, format and pixel checks; no pixel is decoded yet."""
     if not data:
@@ -154,7 +191,9 @@ def open_checked(data, *, error=InvalidImage, what="image"):
         if error is not InvalidImage:
             raise error(f"The {what} is not a {config.formats_label()} image.")
         raise UnsupportedFormat()
-    if too_costly(data, fmt):
+    if fmt in ("HEIF", "AVIF"):
+        _check_heif(data, fmt, error, what)
+    elif too_costly(data, fmt):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.")
     try:
         with warnings.catch_warnings():
@@ -162,7 +201,8 @@ def open_checked(data, *, error=InvalidImage, what="image"):
             img = Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, RuntimeError):
+        # libavif and libheif report malformed files as RuntimeError.
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
     width, height = img.size
     if width < 1 or height < 1:
@@ -181,8 +221,12 @@ def _decode(img, error, what):
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error):
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error, RuntimeError):
+        # RuntimeError: libheif's and libavif's decode failures (and their own security limits).
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
+    width, height = img.size  # pi-heif takes the size the decoder produced
+    if width < 1 or height < 1 or width * height > config.MAX_PIXELS:
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.")
 
 
 def _icc_space(icc):
@@ -328,6 +372,10 @@ def _attempts(fmt, has_alpha, raw_size):
             tries.append(("PNG", {"compress_level": 6}))
     elif fmt == "WEBP":
         tries += [("WEBP", {"quality": q, "method": 4}) for q in (92, 85, 75)]
+    elif fmt == "AVIF":
+        # AVIF q90 with full chroma is about JPEG q92's fidelity at ~60% of its bytes.
+        tries += [("AVIF", {"quality": q, "speed": AVIF_SPEED, "subsampling": "4:4:4" if q >= 90 else "4:2:0"})
+                  for q in (90, 80, 70)]
     elif fmt == "JPEG" and not has_alpha:
         # Full-chroma q92 of a photo over ~8 MP does not fit 4.5 MB: do not spend an encode finding out.
         first = 92 if raw_size <= 24_000_000 else 90
@@ -354,7 +402,7 @@ def encode(img, fmt, icc=None):
         target = img
         if out_fmt == "JPEG" and img.mode not in ("RGB", "L"):
             target = img.convert("RGB")
-        if out_fmt == "WEBP" and img.mode in ("L", "LA"):
+        if out_fmt in ("WEBP", "AVIF") and img.mode in ("L", "LA"):
             target = img.convert("RGBA" if has_alpha else "RGB")
         fit_icc = icc if _icc_space(icc) == (b"GRAY" if target.mode in ("L", "LA") else b"RGB ") else None
         data = _save(target, out_fmt, fit_icc, **params)

@@ -210,7 +210,8 @@ def test_config_reports_limits_and_remaining(api, monkeypatch):
     monkeypatch.setenv("FREE_DAILY_LIMIT", "4")
     post_image(api("denoise"), JPEG)
     body = json.loads(api("config").get().get_data())
-    assert body["limits"] == {"max_bytes": 4194304, "max_pixels": 40000000, "formats": ["image/jpeg", "image/png", "image/webp"]}
+    assert body["limits"] == {"max_bytes": 4194304, "max_pixels": 40000000, "formats": ["image/jpeg", "image/png", "image/webp",
+                                                                                "image/heic", "image/heif", "image/avif"]}
     assert body["free_daily_limit"] == 4 and body["free_remaining"] == 3
     assert body["engine"] == "local" and body["pro_available"] is False
 

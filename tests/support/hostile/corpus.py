@@ -400,8 +400,6 @@ def _renamed():
     out = [
         ("pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"),
         ("svg", b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg' width='10000000' height='10000000'/>"),
-        ("heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64),
-        ("avif", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\0" * 64),
         ("mp4", b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\0" * 64),
         ("tiff le", save(img, "TIFF")),
         ("tiff be", b"MM\x00*\x00\x00\x00\x08" + b"\0" * 40),
@@ -431,7 +429,13 @@ def _renamed():
         ("base64 jpeg", __import__("base64").b64encode(save(img, "JPEG"))),
         ("data url", b"data:image/jpeg;base64," + __import__("base64").b64encode(save(img, "JPEG"))),
     ]
-    return [(f"{name} renamed .jpg", data, frozenset({FORMAT})) for name, data in out]
+    renamed = [(f"{name} renamed .jpg", data, frozenset({FORMAT})) for name, data in out]
+    # HEIF and AVIF brands are accepted formats now: with nothing inside they are unreadable, not unsupported.
+    brands_only = [
+        ("heic brand, nothing inside, renamed .jpg", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64),
+        ("avif brand, nothing inside, renamed .jpg", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\0" * 64),
+    ]
+    return renamed + [(name, data, frozenset({BAD})) for name, data in brands_only]
 
 
 def _oversized():
