@@ -166,18 +166,27 @@ class _File:
         self.idat = None
         self.extents = self.references = 0
 
-    def walk(self, start, end):
-        """[(type, payload start, payload end)] of the boxes filling data[start:end] exactly."""
+    def walk(self, start, end, top=False):
+        """[(type, payload start, payload end)] of the boxes filling data[start:end] exactly.
+
+        At the top level, bytes after the last whole box are ignored, as libheif and libavif ignore
+        them (a zip or a page appended to a photo); a truncated file still fails where its items'
+        bytes are looked for.
+        """
         out, pos, data = [], start, self.data
         while pos < end:
             self.boxes += 1
             if self.boxes > MAX_BOXES:
                 raise _refused("costly")
             if end - pos < 8:
+                if top and out:
+                    break
                 raise _corrupt()
             size, kind, head = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8], 8
             if size == 1:
                 if end - pos < 16:
+                    if top and out:
+                        break
                     raise _corrupt()
                 size, head = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
             elif size == 0:  # to the end of the enclosing box (the last top-level box, often mdat)
@@ -185,6 +194,8 @@ class _File:
             if kind == b"uuid":
                 head += 16
             if size < head or pos + size > end:
+                if top and out:
+                    break
                 raise _corrupt()
             out.append((kind, pos + head, pos + size))
             pos += size
@@ -193,7 +204,7 @@ class _File:
     # --- the top level ------------------------------------------------------------------------
 
     def check(self):
-        top = self.walk(0, len(self.data))
+        top = self.walk(0, len(self.data), top=True)
         if top[0][0] != b"ftyp":
             raise _corrupt()
         major = self.data[top[0][1] : top[0][1] + 4]
@@ -274,6 +285,12 @@ class _File:
                 item = e.u16() if version == 2 else e.u32()
                 e.u16()  # item_protection_index
                 kind = e.take(4)
+                # pi-heif 1.4 makes Python strings of a metadata item's type and content type
+                # without checking them: bytes that are not UTF-8 crash the process (a NULL
+                # Py_DECREF, found by tests/test_fuzz.py). Item name, content type and encoding.
+                _utf8(kind)
+                for text in bytes(self.data[e.pos : y]).split(b"\0")[:3]:
+                    _utf8(text)
             if item in self.types:
                 raise _corrupt()
             self.types[item] = kind
@@ -475,12 +492,15 @@ class _File:
     def track(self, start, end):
         """(width, height) of an AV1 track, its first frame checked; None for any other track."""
         mdia = self.child(start, end, b"mdia")
+        r = _Reader(self.data, *self.child(*mdia, b"mdhd"))
+        r.take(11 if r.u8() == 0 else 19)
+        timescale = r.u32()
         stbl = self.child(*self.child(*mdia, b"minf"), b"stbl")
         stsd = self.child(*stbl, b"stsd")
         entries = self.walk(stsd[0] + 8, stsd[1])  # after version, flags and entry_count
         if not any(kind == b"av01" for kind, _, _ in entries):
             return None  # audio, metadata or another coding: libavif does not decode it
-        if len(entries) != 1:
+        if len(entries) != 1 or not timescale:  # Pillow divides frame times by the timescale
             raise _corrupt()
         r = _Reader(self.data, *self.child(start, end, b"tkhd"))
         r.take(75 if r.u8() == 0 else 87)  # to width, height: 16.16 fixed point
@@ -518,6 +538,14 @@ class _File:
         if offset + size > len(self.data):
             raise _corrupt()
         return self.data[offset : offset + size]
+
+
+def _utf8(text):
+    """Refuse bytes that are not UTF-8 up to their first NUL (as C reads a string)."""
+    try:
+        bytes(text).split(b"\0", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _corrupt() from None
 
 
 # --- the coded streams' own sizes --------------------------------------------------------------------

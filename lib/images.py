@@ -221,8 +221,10 @@ def _decode(img, error, what):
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error, RuntimeError):
-        # RuntimeError: libheif's and libavif's decode failures (and their own security limits).
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error, RuntimeError,
+            ZeroDivisionError):
+        # RuntimeError: libheif's and libavif's decode failures (and their own security limits);
+        # ZeroDivisionError: Pillow's AVIF frame times on a zero timescale (lib/heif.py refuses those first).
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
     width, height = img.size  # pi-heif takes the size the decoder produced
     if width < 1 or height < 1 or width * height > config.MAX_PIXELS:

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from lib import config, heif, images
+from lib.errors import InvalidImage
 from tests.support.hostile import isobmff as bm
 from tests.support.images import avif, heic, left_red
 
@@ -255,6 +256,37 @@ def test_structural_lies(tiles, change):
         entry = iloc[0] + 8  # the grid's entry: id, method, reference, extent count, offset, length
         data = data[: entry + 12] + struct.pack(">I", 5000) + data[entry + 16 :]
     assert heif.probe(data, fmt).problem == "corrupt"
+
+
+@pytest.mark.parametrize("infe", [b"mime\0application/rdf+xm\x80\0", b"mi\xffe\0", b"mime\xc3(\0application/rdf+xml\0"],
+                         ids=["content type", "item type", "item name"])
+def test_metadata_strings_that_are_not_utf8_are_refused(tiles, infe):
+    """pi-heif 1.4 turns a metadata item's type and content type into Python strings unchecked: one
+    byte that is not UTF-8 (found by tests/test_fuzz.py in an XMP item) is a NULL Py_DECREF, a
+    segfault of the whole process (measured for the first two cases; the item name is held to the
+    same rule). Were this check gone, this test would crash rather than fail."""
+    data = single(tiles, "HEIF", extra_items=[(2, infe, b"<x:xmpmeta/>")], refs=[(b"cdsc", 2, [1])])
+    assert heif.probe(data, "HEIF").problem == "corrupt"
+    with pytest.raises(InvalidImage):
+        images.load_photo(data)
+    fine = single(tiles, "HEIF", extra_items=[(2, "mime\0application/rdf+xml\0".encode(), b"<x:xmpmeta/>")],
+                  refs=[(b"cdsc", 2, [1])])
+    assert images.load_photo(fine).image.size == (64, 64)
+
+
+def test_an_avif_track_with_a_zero_timescale_is_refused():
+    """Pillow divides a frame's time by its track's timescale (a ZeroDivisionError, found by fuzzing)."""
+    frames = [Image.new("RGB", (40, 30), c) for c in ((250, 0, 0), (0, 0, 250))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "AVIF", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(buf.getvalue())
+    (mdhd,) = bm.find(bytes(data), b"mdhd")
+    at = mdhd[0] + (12 if data[mdhd[0]] == 0 else 20)
+    assert struct.unpack(">I", data[at : at + 4])[0] > 0
+    data[at : at + 4] = b"\0\0\0\0"
+    assert heif.probe(bytes(data), "AVIF").problem == "corrupt"
+    with pytest.raises(InvalidImage):
+        images.load_photo(bytes(data))
 
 
 def test_item_and_box_floods_are_costly(tiles):

@@ -121,7 +121,8 @@ def heif(items, *, primary=1, props=(), assoc=None, refs=(), brand=b"heic", comp
          idat_items=(), extra_meta=b"", tail=b"", handler=b"pict", aliases=None):
     """A HEIF/AVIF file.
 
-    items: [(id, type, bytes)] stored in mdat (or in idat for ids in idat_items); props: property
+    items: [(id, type, bytes)] stored in mdat (a type longer than 4 bytes carries the rest of its
+    infe: item name, content type) (or in idat for ids in idat_items); props: property
     boxes (ipco, 1-based); assoc: {id: [property index, ...]}; refs: [(kind, from, [to, ...])];
     aliases: {id: other id} for items whose iloc names the other's bytes (theirs are not stored).
     """
@@ -129,7 +130,7 @@ def heif(items, *, primary=1, props=(), assoc=None, refs=(), brand=b"heic", comp
     wide_ids = any(i > 0xFFFF for i, _, _ in items)
     ftyp = box(b"ftyp", brand + b"\0\0\0\0" + b"".join(compat))
     iinf = full_box(b"iinf", struct.pack(">H", len(items)) + b"".join(
-        full_box(b"infe", (struct.pack(">IH", i, 0) if wide_ids else struct.pack(">HH", i, 0)) + kind + b"\0",
+        full_box(b"infe", (struct.pack(">IH", i, 0) if wide_ids else struct.pack(">HH", i, 0)) + kind[:4] + (kind[4:] or b"\0"),
                  version=3 if wide_ids else 2) for i, kind, _ in items))
     ipco = box(b"ipco", b"".join(props))
     big_index = len(props) > 127
