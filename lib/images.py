@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from lib import config, heif
+from lib import config
 from lib.errors import (
     InvalidImage,
     InvalidRequest,
@@ -79,7 +79,11 @@ def sniff_format(data):
         return "WEBP"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
-    return heif.family(data)  # ISO-BMFF ftyp brands: HEIF (HEIC) or AVIF
+    if data[4:8] == b"ftyp":  # ISO-BMFF: HEIF (HEIC) or AVIF by its brands
+        from lib import heif  # on first use: the endpoints' cold import never compiles the parser
+
+        return heif.family(data)
+    return None
 
 
 # Pillow walks JPEG and GIF headers and PNG chunks in Python (junk one byte at a time), joins GIF
@@ -167,6 +171,8 @@ def _register_heif():
 
 def _check_heif(data, fmt, error, what):
     """lib/heif.py's header verdict on a HEIF or AVIF file, as the contract's errors."""
+    from lib import heif
+
     found = heif.probe(data, fmt)
     if found.problem == "too_many_pixels":
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.")

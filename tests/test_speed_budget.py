@@ -15,8 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_ENDPOINTS = ("denoise", "remove_bg", "remove_watermark", "watermark_mask")
 # Heavy or Pro-only packages an image endpoint must not load when Vercel imports it: the ML stack
-# (local engine only), Stripe (Pro endpoints only) and the Replicate client (loaded on first run).
-HEAVY = ("stripe", "numpy", "onnxruntime", "cv2", "skimage", "rembg", "pyoidn", "replicate", "httpx")
+# (local engine only), Stripe (Pro endpoints only), the Replicate client (loaded on first run) and
+# pi-heif's libheif (loaded on the first HEIF upload).
+HEAVY = ("stripe", "numpy", "onnxruntime", "cv2", "skimage", "rembg", "pyoidn", "replicate", "httpx", "pi_heif",
+         "pillow_heif")
 
 CHILD_ENV_DROP = ("REDIS_URL", "REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "PYTHONPATH")
 
@@ -40,6 +42,22 @@ def test_importing_an_image_endpoint_loads_nothing_heavy(name):
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))\n"
     )
     assert loaded == []
+
+
+def test_the_heif_parser_and_decoder_load_on_the_first_heif_upload_only():
+    loaded = run_child(
+        "import io, json, sys\n"
+        "from tests.support.images import heic\n"
+        "from PIL import Image\n"
+        "data = heic(Image.new('RGB', (64, 64)))\n"
+        "import api.denoise\n"
+        "from lib import images\n"
+        "before = sorted(m for m in ('lib.heif', 'pi_heif') if m in sys.modules)\n"
+        "images.load_photo(data)\n"
+        "after = sorted(m for m in ('lib.heif', 'pi_heif') if m in sys.modules)\n"
+        "print(json.dumps([before, after]))\n"
+    )
+    assert loaded == [[], ["lib.heif", "pi_heif"]]
 
 
 def test_the_heavy_list_is_detected_when_loaded():
