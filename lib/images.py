@@ -292,28 +292,38 @@ def _strip(img):
     return clean
 
 
+def _upright(img, fmt):
+    """The image turned as its file says it is to be shown (in place: no copy of the pixels).
+
+    HEIF: libheif has already applied the file's irot/imir/clap while decoding, and HEIF's EXIF
+    orientation is informative only (an iPhone repeats its irot there), so it is never applied
+    again: pi-heif resets it to 1 only when it can parse the EXIF itself. AVIF: Pillow reports
+    irot/imir as the EXIF orientation (over the file's own), which exif_transpose then applies.
+    """
+    if fmt == "HEIF":
+        return img
+    try:
+        ImageOps.exif_transpose(img, in_place=True)  # a phone photo must never come back rotated
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
+        pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
+    return img
+
+
 def load_photo(data):
     """Validate and decode an uploaded image: upright, first frame, metadata stripped, ICC kept."""
     img, fmt = open_checked(data)
     _decode(img, InvalidImage, "image")
     icc = img.info.get("icc_profile")
-    try:
-        ImageOps.exif_transpose(img, in_place=True)  # a phone photo must never come back rotated
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
-        pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
+    img = _upright(img, fmt)
     img, icc = _to_working_mode(img, icc)
     return Photo(image=_strip(img), format=fmt, icc_profile=icc)
 
 
 def load_mask(data, size):
     """Decode a user mask (white = remove) of any size into an L image of `size`, 0 or 255."""
-    img, _ = open_checked(data, error=InvalidRequest, what="mask")
+    img, fmt = open_checked(data, error=InvalidRequest, what="mask")
     _decode(img, InvalidRequest, "mask")
-    try:
-        img = ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
-        pass
-    img, _ = _to_working_mode(img, None)
+    img, _ = _to_working_mode(_upright(img, fmt), None)
     if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema()[0] < 255:
         # A brush overlay on a transparent layer: painted pixels (any colour) are "remove".
         img = img.getchannel("A")

@@ -173,6 +173,26 @@ def test_heic_and_avif_orientation_is_applied_once(encoder):
     assert bottom[2] > 200 and bottom[0] < 60
 
 
+@pytest.mark.parametrize("exif_item", [b"\0\0\0\6", b"\0\0\0\0", b"\0\0\0\6Exif\0\0"],
+                         ids=["offset to the TIFF header", "offset 0", "Exif header twice"])
+def test_heif_exif_orientation_is_never_applied_on_top_of_irot(exif_item):
+    """libheif applies irot itself. pi-heif resets the EXIF orientation only when it can parse the
+    EXIF; Pillow parses more layouts (here the "Exif" header twice) and would turn the photo again."""
+    img = Image.new("RGB", (128, 64), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 64, 64))
+    tiles = [isobmff.coded(heic(img.crop((x, 0, x + 64, 64)), quality=90)) for x in (0, 64)]
+    props = [isobmff.ispe(128, 64), tiles[0][0], isobmff.ispe(64, 64), isobmff.box(b"irot", b"\x03")]  # 90° clockwise
+    items = [(1, b"grid", isobmff.grid_data(1, 2, 128, 64)), (2, b"hvc1", tiles[0][1]), (3, b"hvc1", tiles[1][1]),
+             (9, b"Exif", exif_item + exif_bytes(orientation=6))]
+    data = isobmff.heif(items, props=props, assoc={1: [1, 0x84], 2: [0x82, 3], 3: [0x82, 3]},
+                        refs=[(b"dimg", 1, [2, 3]), (b"cdsc", 9, [1])], idat_items={1})
+    p = images.load_photo(data)
+    assert p.image.size == (64, 128) and p.image.getpixel((32, 10))[0] > 200  # turned once: red on top
+    without_irot = isobmff.heif(items, props=props[:3], assoc={1: [1], 2: [0x82, 3], 3: [0x82, 3]},
+                                refs=[(b"dimg", 1, [2, 3]), (b"cdsc", 9, [1])], idat_items={1})
+    assert images.load_photo(without_irot).image.size == (128, 64)  # HEIF's EXIF orientation is informative only
+
+
 @pytest.mark.parametrize("encoder", [heic, avif])
 def test_heic_and_avif_metadata_is_stripped_and_icc_kept(encoder):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
