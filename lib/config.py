@@ -24,6 +24,9 @@ FORMAT_MEDIA_TYPES = {
     "HEIF": ("image/heic", "image/heif"),
     "AVIF": ("image/avif",),
 }
+# AVIF results up to this size are AVIF; larger ones are JPEG (WebP with alpha). libaom holds ~20 MB
+# per megapixel while encoding, on top of the request's own images (vercel.json: 1024 MB).
+AVIF_RESULT_MAX_PIXELS = 16_000_000
 # Replicate must answer inside the function's maxDuration (vercel.json: 90 s), leaving time to
 # cancel the prediction, delete the uploads and send the reply.
 REPLICATE_DEADLINE_S = 75.0

@@ -40,7 +40,7 @@ INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
 OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG", "HEIF": "JPEG", "AVIF": "AVIF"}
 # The largest side each encoder writes (AVIF: the largest libavif reads back by default).
 MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1, "AVIF": 32768}
-# libaom's speed for AVIF results: 8 encodes 12 MP in ~1.3 s (6: ~6 s) for a few % more bytes.
+# libaom's speed for AVIF results: 8 encodes 12 MP in ~1-2 s (6: ~6 s) for a few % more bytes.
 AVIF_SPEED = 8
 
 
@@ -380,7 +380,7 @@ def _save(img, fmt, icc, **params):
     return buf.getvalue()
 
 
-def _attempts(fmt, has_alpha, raw_size):
+def _attempts(fmt, has_alpha, raw_size, pixels):
     """Encodings to try in order: the input's family first, then smaller ones that keep alpha."""
     tries = []
     # A photo PNG rarely compresses below a third of its raw size: skip hopeless lossless tries.
@@ -390,10 +390,11 @@ def _attempts(fmt, has_alpha, raw_size):
             tries.append(("PNG", {"compress_level": 6}))
     elif fmt == "WEBP":
         tries += [("WEBP", {"quality": q, "method": 4}) for q in (92, 85, 75)]
-    elif fmt == "AVIF":
-        # AVIF q90 with full chroma is about JPEG q92's fidelity at ~60% of its bytes.
-        tries += [("AVIF", {"quality": q, "speed": AVIF_SPEED, "subsampling": "4:4:4" if q >= 90 else "4:2:0"})
-                  for q in (90, 80, 70)]
+    elif fmt == "AVIF" and pixels <= config.AVIF_RESULT_MAX_PIXELS:
+        # libaom holds ~20 MB per megapixel while it encodes (4:2:0; 4:4:4 takes ~33): a 12 MP result
+        # takes the request to ~590 MB. Larger results take the fallbacks below, within the
+        # function's 1024 MB. q90 4:2:0 keeps a photo at ~42 dB PSNR in ~60% of JPEG q92's bytes.
+        tries += [("AVIF", {"quality": q, "speed": AVIF_SPEED, "subsampling": "4:2:0"}) for q in (90, 80, 70)]
     elif fmt == "JPEG" and not has_alpha:
         # Full-chroma q92 of a photo over ~8 MP does not fit 4.5 MB: do not spend an encode finding out.
         first = 92 if raw_size <= 24_000_000 else 90
@@ -415,7 +416,8 @@ def encode(img, fmt, icc=None):
     has_alpha = img.mode in ("RGBA", "LA")
     raw_size = img.size[0] * img.size[1] * len(img.getbands())
     # A WebP canvas may be 1,048,600 x 16 (VP8X), a PNG 65,535 wide: skip encoders that cannot hold it.
-    tries = [(f, p) for f, p in _attempts(fmt, has_alpha, raw_size) if max(img.size) <= MAX_SIDE[f]]
+    pixels = img.size[0] * img.size[1]
+    tries = [(f, p) for f, p in _attempts(fmt, has_alpha, raw_size, pixels) if max(img.size) <= MAX_SIDE[f]]
     for out_fmt, params in tries or [("PNG", {"compress_level": 6})]:
         target = img
         if out_fmt == "JPEG" and img.mode not in ("RGB", "L"):

@@ -310,8 +310,15 @@ def test_oversized_result_falls_back_to_an_encoding_that_fits():
     assert fmt == "JPEG" and len(data) <= config.MAX_RESPONSE_BYTES
     data, fmt = images.encode(Image.fromarray(noise_rgb), "AVIF")
     assert fmt in ("AVIF", "JPEG") and len(data) <= config.MAX_RESPONSE_BYTES
-    assert [f for f, _ in images._attempts("AVIF", False, 4000 * 3000 * 3)][:4] == ["AVIF", "AVIF", "AVIF", "JPEG"]
-    assert [f for f, _ in images._attempts("AVIF", True, 4000 * 3000 * 4)][:4] == ["AVIF", "AVIF", "AVIF", "WEBP"]
+    assert [f for f, _ in images._attempts("AVIF", False, 4000 * 3000 * 3, 4000 * 3000)][:4] == ["AVIF", "AVIF", "AVIF", "JPEG"]
+    assert [f for f, _ in images._attempts("AVIF", True, 4000 * 3000 * 4, 4000 * 3000)][:4] == ["AVIF", "AVIF", "AVIF", "WEBP"]
+    # Over the AVIF result size, the encoder's memory would not fit the function: JPEG (WebP with alpha).
+    over = config.AVIF_RESULT_MAX_PIXELS + 1
+    assert images._attempts("AVIF", False, 3 * over, over)[0][0] == "JPEG"
+    assert images._attempts("AVIF", False, over, over)[0][0] == "JPEG"  # greyscale: fewer bytes, same pixels
+    assert images._attempts("AVIF", True, 4 * over, over)[0][0] == "WEBP"
+    data, fmt = images.encode(Image.new("RGB", (4001, 4000), (40, 90, 160)), "AVIF")
+    assert fmt == "JPEG" and Image.open(io.BytesIO(data)).size == (4001, 4000)
 
 
 @pytest.mark.parametrize("fmt,mime", [("JPEG", "JPEG"), ("PNG", "PNG"), ("WEBP", "WEBP"), ("GIF", "PNG"),
