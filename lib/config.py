@@ -13,8 +13,20 @@ PLATFORM_BODY_BYTES = 4 * MB + 512 * 1024  # Vercel refuses request and response
 MAX_BODY_BYTES = PLATFORM_BODY_BYTES  # room for a mask and multipart framing beside the image
 MAX_PIXELS = 40_000_000
 MAX_RESPONSE_BYTES = 4 * MB + 256 * 1024  # results stay safely under the platform's 4.5 MB
-FORMATS = ("JPEG", "PNG", "WEBP")
-FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF")
+FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC", "AVIF": "AVIF"}
+# The media types a client may label each accepted format with (/api/config lists them all; the
+# format itself is always decided from the bytes). iPhones label HEIF photos image/heic.
+FORMAT_MEDIA_TYPES = {
+    "JPEG": ("image/jpeg",),
+    "PNG": ("image/png",),
+    "WEBP": ("image/webp",),
+    "HEIF": ("image/heic", "image/heif"),
+    "AVIF": ("image/avif",),
+}
+# AVIF results up to this size are AVIF; larger ones are JPEG (WebP with alpha). libaom holds ~20 MB
+# per megapixel while encoding, on top of the request's own images (vercel.json: 1024 MB).
+AVIF_RESULT_MAX_PIXELS = 16_000_000
 # Replicate must answer inside the function's maxDuration (vercel.json: 90 s), leaving time to
 # cancel the prediction, delete the uploads and send the reply.
 REPLICATE_DEADLINE_S = 75.0
@@ -62,7 +74,7 @@ def pixels_label(n_pixels):
 
 
 def formats_label(formats=FORMATS):
-    """The accepted formats in words: "JPEG, PNG or WebP"."""
+    """The accepted formats in words: "JPEG, PNG, WebP, HEIC or AVIF"."""
     names = [FORMAT_NAMES[f] for f in formats]
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 

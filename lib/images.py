@@ -2,7 +2,9 @@
 
 Everything here treats its input as hostile: the byte cap is checked before anything else, the
 format is decided from magic bytes, the pixel count from the header before any pixel is decoded,
-and nothing is ever written to disk.
+and nothing is ever written to disk. HEIF/HEIC and AVIF headers are read by lib/heif.py first;
+HEIF is decoded by pi-heif (libheif + libde265), loaded on the first HEIF upload only, and AVIF by
+Pillow's own libavif.
 """
 
 import io
@@ -30,12 +32,16 @@ Image.MAX_IMAGE_PIXELS = config.MAX_PIXELS
 # Pillow's DEBUG lines quote EXIF tag values (GPS position, maker, comments) of every upload.
 logging.getLogger("PIL").setLevel(logging.INFO)
 
-MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
-EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-# GIF is accepted as an input (first frame); results are never GIF.
-INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG"}
-MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1}  # the largest side each encoder writes
+MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "AVIF": "image/avif"}
+EXTENSION = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
+# GIF is accepted as an input (first frame); results are never GIF. HEIF (HEIC) photos come back as
+# JPEG: no browser but Safari shows HEIC, and we carry no HEVC encoder (x265 is GPL and 23 MB).
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
+OUTPUT_FAMILY = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "GIF": "PNG", "HEIF": "JPEG", "AVIF": "AVIF"}
+# The largest side each encoder writes (AVIF: the largest libavif reads back by default).
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1, "AVIF": 32768}
+# libaom's speed for AVIF results: 8 encodes 12 MP in ~1-2 s (6: ~6 s) for a few % more bytes.
+AVIF_SPEED = 8
 
 
 @dataclass
@@ -43,7 +49,7 @@ class Photo:
     """A validated, upright, metadata-free image plus what is needed to encode it like the input."""
 
     image: Image.Image  # RGB, RGBA, L or LA — nothing else
-    format: str  # the input's format (JPEG, PNG, WEBP, GIF)
+    format: str  # the input's format (JPEG, PNG, WEBP, GIF, HEIF, AVIF)
     icc_profile: bytes | None  # kept only where it fits the image's colour space
 
     @property
@@ -73,6 +79,10 @@ def sniff_format(data):
         return "WEBP"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
+    if data[4:8] == b"ftyp":  # ISO-BMFF: HEIF (HEIC) or AVIF by its brands
+        from lib import heif  # on first use: the endpoints' cold import never compiles the parser
+
+        return heif.family(data)
     return None
 
 
@@ -143,6 +153,39 @@ def too_costly(data, fmt):
     return False
 
 
+_heif_opener = []  # pi-heif's Pillow plugin, once registered
+
+
+def _register_heif():
+    """Register pi-heif's HEIF opener with Pillow, on the first HEIF upload only.
+
+    Importing it loads libheif and libde265 (~20 ms, 4 MB): the endpoints' cold start never pays
+    that. Thumbnails, depth maps and auxiliary images are never read, so pi-heif does not list them.
+    """
+    if not _heif_opener:
+        from pi_heif import register_heif_opener
+
+        register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+        _heif_opener.append(register_heif_opener)
+
+
+def _check_heif(data, fmt, error, what):
+    """lib/heif.py's header verdict on a HEIF or AVIF file, as the contract's errors."""
+    from lib import heif
+
+    found = heif.probe(data, fmt)
+    if found.problem == "too_many_pixels":
+        raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.")
+    if found.problem == "unsupported":
+        if error is not InvalidImage:
+            raise error(f"The {what} is not a {config.formats_label()} image.")
+        raise UnsupportedFormat()
+    if found.problem is not None:
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.")
+    if fmt == "HEIF":
+        _register_heif()
+
+
 def open_checked(data, *, error=InvalidImage, what="image"):
     """Open bytes lazily after the byte, format and pixel checks; no pixel is decoded yet."""
     if not data:
@@ -154,7 +197,9 @@ def open_checked(data, *, error=InvalidImage, what="image"):
         if error is not InvalidImage:
             raise error(f"The {what} is not a {config.formats_label()} image.")
         raise UnsupportedFormat()
-    if too_costly(data, fmt):
+    if fmt in ("HEIF", "AVIF"):
+        _check_heif(data, fmt, error, what)
+    elif too_costly(data, fmt):
         raise error(f"The {what} could not be read: it may be truncated or corrupt.")
     try:
         with warnings.catch_warnings():
@@ -162,7 +207,8 @@ def open_checked(data, *, error=InvalidImage, what="image"):
             img = Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, RuntimeError):
+        # libavif and libheif report malformed files as RuntimeError.
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
     width, height = img.size
     if width < 1 or height < 1:
@@ -181,8 +227,14 @@ def _decode(img, error, what):
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} has more than {config.pixels_label(config.MAX_PIXELS)}.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error):
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError, struct.error, RuntimeError,
+            ZeroDivisionError):
+        # RuntimeError: libheif's and libavif's decode failures (and their own security limits);
+        # ZeroDivisionError: Pillow's AVIF frame times on a zero timescale (lib/heif.py refuses those first).
         raise error(f"The {what} could not be read: it may be truncated or corrupt.") from None
+    width, height = img.size  # pi-heif takes the size the decoder produced
+    if width < 1 or height < 1 or width * height > config.MAX_PIXELS:
+        raise error(f"The {what} could not be read: it may be truncated or corrupt.")
 
 
 def _icc_space(icc):
@@ -240,28 +292,38 @@ def _strip(img):
     return clean
 
 
+def _upright(img, fmt):
+    """The image turned as its file says it is to be shown (in place: no copy of the pixels).
+
+    HEIF: libheif has already applied the file's irot/imir/clap while decoding, and HEIF's EXIF
+    orientation is informative only (an iPhone repeats its irot there), so it is never applied
+    again: pi-heif resets it to 1 only when it can parse the EXIF itself. AVIF: Pillow reports
+    irot/imir as the EXIF orientation (over the file's own), which exif_transpose then applies.
+    """
+    if fmt == "HEIF":
+        return img
+    try:
+        ImageOps.exif_transpose(img, in_place=True)  # a phone photo must never come back rotated
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
+        pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
+    return img
+
+
 def load_photo(data):
     """Validate and decode an uploaded image: upright, first frame, metadata stripped, ICC kept."""
     img, fmt = open_checked(data)
     _decode(img, InvalidImage, "image")
     icc = img.info.get("icc_profile")
-    try:
-        ImageOps.exif_transpose(img, in_place=True)  # a phone photo must never come back rotated
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
-        pass  # unreadable EXIF: keep the pixels as stored rather than fail the upload
+    img = _upright(img, fmt)
     img, icc = _to_working_mode(img, icc)
     return Photo(image=_strip(img), format=fmt, icc_profile=icc)
 
 
 def load_mask(data, size):
     """Decode a user mask (white = remove) of any size into an L image of `size`, 0 or 255."""
-    img, _ = open_checked(data, error=InvalidRequest, what="mask")
+    img, fmt = open_checked(data, error=InvalidRequest, what="mask")
     _decode(img, InvalidRequest, "mask")
-    try:
-        img = ImageOps.exif_transpose(img) or img
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, struct.error):
-        pass
-    img, _ = _to_working_mode(img, None)
+    img, _ = _to_working_mode(_upright(img, fmt), None)
     if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema()[0] < 255:
         # A brush overlay on a transparent layer: painted pixels (any colour) are "remove".
         img = img.getchannel("A")
@@ -318,7 +380,7 @@ def _save(img, fmt, icc, **params):
     return buf.getvalue()
 
 
-def _attempts(fmt, has_alpha, raw_size):
+def _attempts(fmt, has_alpha, raw_size, pixels):
     """Encodings to try in order: the input's family first, then smaller ones that keep alpha."""
     tries = []
     # A photo PNG rarely compresses below a third of its raw size: skip hopeless lossless tries.
@@ -328,6 +390,11 @@ def _attempts(fmt, has_alpha, raw_size):
             tries.append(("PNG", {"compress_level": 6}))
     elif fmt == "WEBP":
         tries += [("WEBP", {"quality": q, "method": 4}) for q in (92, 85, 75)]
+    elif fmt == "AVIF" and pixels <= config.AVIF_RESULT_MAX_PIXELS:
+        # libaom holds ~20 MB per megapixel while it encodes (4:2:0; 4:4:4 takes ~33): a 12 MP result
+        # takes the request to ~590 MB. Larger results take the fallbacks below, within the
+        # function's 1024 MB. q90 4:2:0 keeps a photo at ~42 dB PSNR in ~60% of JPEG q92's bytes.
+        tries += [("AVIF", {"quality": q, "speed": AVIF_SPEED, "subsampling": "4:2:0"}) for q in (90, 80, 70)]
     elif fmt == "JPEG" and not has_alpha:
         # Full-chroma q92 of a photo over ~8 MP does not fit 4.5 MB: do not spend an encode finding out.
         first = 92 if raw_size <= 24_000_000 else 90
@@ -349,12 +416,13 @@ def encode(img, fmt, icc=None):
     has_alpha = img.mode in ("RGBA", "LA")
     raw_size = img.size[0] * img.size[1] * len(img.getbands())
     # A WebP canvas may be 1,048,600 x 16 (VP8X), a PNG 65,535 wide: skip encoders that cannot hold it.
-    tries = [(f, p) for f, p in _attempts(fmt, has_alpha, raw_size) if max(img.size) <= MAX_SIDE[f]]
+    pixels = img.size[0] * img.size[1]
+    tries = [(f, p) for f, p in _attempts(fmt, has_alpha, raw_size, pixels) if max(img.size) <= MAX_SIDE[f]]
     for out_fmt, params in tries or [("PNG", {"compress_level": 6})]:
         target = img
         if out_fmt == "JPEG" and img.mode not in ("RGB", "L"):
             target = img.convert("RGB")
-        if out_fmt == "WEBP" and img.mode in ("L", "LA"):
+        if out_fmt in ("WEBP", "AVIF") and img.mode in ("L", "LA"):
             target = img.convert("RGBA" if has_alpha else "RGB")
         fit_icc = icc if _icc_space(icc) == (b"GRAY" if target.mode in ("L", "LA") else b"RGB ") else None
         data = _save(target, out_fmt, fit_icc, **params)

@@ -159,7 +159,7 @@ def public_config(request):
         "limits": {
             "max_bytes": config.MAX_BYTES,
             "max_pixels": config.MAX_PIXELS,
-            "formats": [images.MIME[fmt] for fmt in config.FORMATS],
+            "formats": [media for fmt in config.FORMATS for media in config.FORMAT_MEDIA_TYPES[fmt]],
         },
         "free_daily_limit": limit,
         "free_remaining": left,

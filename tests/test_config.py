@@ -60,7 +60,8 @@ def test_limit_messages_are_built_from_the_limits(monkeypatch):
 
     assert config.pixels_label(config.MAX_PIXELS) in errors.TooManyPixels.message
     assert config.size_label(config.MAX_BYTES) in errors.PayloadTooLarge.message
-    assert config.formats_label() == "JPEG, PNG or WebP" and config.formats_label() in errors.UnsupportedFormat.message
+    assert config.formats_label() == "JPEG, PNG, WebP, HEIC or AVIF" and config.formats_label() in errors.UnsupportedFormat.message
+    assert config.formats_label(("JPEG", "PNG", "WEBP")) == "JPEG, PNG or WebP"
 
 
 def test_pro_burst_limit_defaults_to_30_and_is_a_setting(monkeypatch):

@@ -195,7 +195,7 @@ def call(endpoint, env, forbid=()):
     code, headers = int(status[0][0][:3]), status[0][1]
     if code == 200:
         try:
-            out = Image.open(io.BytesIO(body), formats=["JPEG", "PNG", "WEBP"])
+            out = Image.open(io.BytesIO(body), formats=["JPEG", "PNG", "WEBP", "AVIF"])
             mime = Image.MIME[out.format]
         except Exception:  # noqa: BLE001
             return "200 WITHOUT AN IMAGE"

@@ -1,14 +1,30 @@
 """Image validation and normalisation: every image-related contract error, and real-world oddities."""
 
 import io
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
 from lib import config, images
-from lib.errors import InvalidImage, PayloadTooLarge, TooManyPixels, UnsupportedFormat
-from tests.support.images import encode, exif_bytes, jpeg_with_size, left_red, photo, png_header_only
+from lib.errors import InvalidImage, InvalidRequest, PayloadTooLarge, TooManyPixels, UnsupportedFormat
+from tests.support.hostile import isobmff
+from tests.support.images import (
+    avif,
+    encode,
+    exif_bytes,
+    heic,
+    jpeg_with_size,
+    left_red,
+    photo,
+    png_header_only,
+    xmp_with_gps,
+)
+
+SMALL_HEIC = heic(photo("coffee", (96, 64)))
+SMALL_AVIF = avif(photo("coffee", (96, 64)))
 
 
 # --- the contract's image error codes, straight from lib.images --------------------------------
@@ -27,7 +43,14 @@ BAD_IMAGES = [
     ("tiff", encode(Image.new("RGB", (8, 8)), "TIFF"), UnsupportedFormat),
     ("pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", UnsupportedFormat),
     ("text renamed .jpg", b"hello, this is not a photo", UnsupportedFormat),
-    ("heic brand", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", UnsupportedFormat),
+    ("heic brand, no image", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", InvalidImage),
+    ("avif brand, no image", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf", InvalidImage),
+    ("heic 9000x9000 header", isobmff.set_ispe(SMALL_HEIC, 9000, 9000), TooManyPixels),
+    ("avif 9000x9000 header", isobmff.set_ispe(SMALL_AVIF, 9000, 9000), TooManyPixels),
+    ("truncated heic", SMALL_HEIC[: len(SMALL_HEIC) * 2 // 3], InvalidImage),
+    ("truncated avif", SMALL_AVIF[: len(SMALL_AVIF) * 2 // 3], InvalidImage),
+    ("heic without ispe", isobmff.remove_boxes(SMALL_HEIC, b"ispe"), InvalidImage),
+    ("mp4 video", b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\0" * 64, UnsupportedFormat),
     ("svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", UnsupportedFormat),
 ]
 
@@ -55,6 +78,74 @@ def test_exactly_40_megapixels_passes_the_header_check():
     assert (fmt, img.size) == ("PNG", (8000, 5000))
 
 
+@pytest.mark.parametrize("data,fmt", [(SMALL_HEIC, "HEIF"), (SMALL_AVIF, "AVIF")], ids=["heic", "avif"])
+def test_heif_and_avif_pixel_cap_is_decided_from_the_header(monkeypatch, data, fmt):
+    """A small real file whose ispe claims 9000x9000 (81 MP, 243 MB as RGB): refused at once, before
+    any decoder is loaded or called, in well under a millisecond's worth of memory."""
+    calls = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: calls.append("load"))
+    monkeypatch.setattr(images, "_register_heif", lambda: calls.append("pi-heif"))
+    monkeypatch.setattr(Image, "open", lambda *a, **k: calls.append("open"))
+    bomb = isobmff.set_ispe(data, 9000, 9000)
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(TooManyPixels):
+        images.load_photo(bomb)
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert calls == []  # no opener, no decoder
+    assert elapsed < 0.05 and peak < 1_000_000, (elapsed, peak)
+    with pytest.raises(TooManyPixels):
+        images.load_mask(bomb, (8, 8))  # masks are held to the same cap
+
+
+def test_a_heif_mask_is_read_like_any_mask():
+    mask = Image.new("L", (64, 32), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    for data in (heic(mask.convert("RGB"), quality=95), avif(mask.convert("RGB"), quality=95)):
+        out = images.load_mask(data, (64, 32))
+        assert out.getpixel((10, 16)) == 255 and out.getpixel((50, 16)) == 0
+    with pytest.raises(InvalidRequest):
+        images.load_mask(SMALL_HEIC[:300], (64, 32))
+
+
+def test_a_heic_decodes_to_the_same_picture_and_comes_back_as_high_quality_jpeg():
+    original = photo("astronaut", (256, 192))
+    p = images.load_photo(heic(original, quality=95))
+    assert (p.format, p.image.mode, p.image.size) == ("HEIF", "RGB", (256, 192))
+    assert _psnr(p.image, original) > 34  # the same picture through HEVC at q95
+    data, fmt = images.encode(p.image, p.format, p.icc_profile)
+    assert fmt == "JPEG" and Image.open(io.BytesIO(data)).format == "JPEG"
+    assert _psnr(Image.open(io.BytesIO(data)), p.image) > 38  # q>=90: the JPEG adds almost nothing
+
+
+def test_an_avif_comes_back_as_avif():
+    original = photo("astronaut", (256, 192))
+    p = images.load_photo(avif(original, quality=90))
+    assert (p.format, p.image.mode, p.image.size) == ("AVIF", "RGB", (256, 192))
+    assert _psnr(p.image, original) > 34
+    data, fmt = images.encode(p.image, p.format, p.icc_profile)
+    back = Image.open(io.BytesIO(data))
+    assert fmt == "AVIF" and back.format == "AVIF" and _psnr(back, p.image) > 38
+
+
+def _psnr(a, b):
+    mse = np.mean((np.asarray(a.convert("RGB"), dtype=float) - np.asarray(b.convert("RGB"), dtype=float)) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-9))
+
+
+def test_avif_and_heic_alpha_is_kept():
+    rgba = photo("coffee", (64, 48)).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((64, 48)))
+    for data in (avif(rgba, quality=90), heic(rgba, quality=90)):
+        p = images.load_photo(data)
+        assert p.has_alpha and abs(p.image.getpixel((32, 2))[3] - rgba.getpixel((32, 2))[3]) < 12
+        assert abs(p.image.getpixel((32, 45))[3] - rgba.getpixel((32, 45))[3]) < 12
+    out, fmt = images.encode(images.load_photo(avif(rgba, quality=90)).image, "AVIF")
+    assert fmt == "AVIF" and Image.open(io.BytesIO(out)).mode == "RGBA"
+
+
 # --- real-world oddities ---------------------------------------------------------------------
 
 
@@ -65,6 +156,56 @@ def test_exif_orientation_is_applied():
     top, bottom = p.image.getpixel((40, 10)), p.image.getpixel((40, 110))
     assert top[0] > 200 and top[2] < 60  # the red half is now on top
     assert bottom[2] > 200 and bottom[0] < 60
+
+
+@pytest.mark.parametrize("encoder", [heic, avif])
+def test_heic_and_avif_orientation_is_applied_once(encoder):
+    """An iPhone-style file: the pixels stored sideways, an irot transform, and EXIF orientation 6
+    as well. The decoders apply irot; EXIF orientation must not turn it a second time."""
+    data = encoder(left_red((120, 80)), quality=90, exif=exif_bytes(orientation=6))
+    assert isobmff.find(data, b"irot")
+    if encoder is heic:  # pillow-heif keeps the EXIF tag as an iPhone does (Pillow's AVIF encoder drops it)
+        assert b"MM\x00*" in data and b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06" in data
+    p = images.load_photo(data)
+    assert p.image.size == (80, 120)
+    top, bottom = p.image.getpixel((40, 10)), p.image.getpixel((40, 110))
+    assert top[0] > 200 and top[2] < 60  # the red half is on top: turned once
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+@pytest.mark.parametrize("exif_item", [b"\0\0\0\6", b"\0\0\0\0", b"\0\0\0\6Exif\0\0"],
+                         ids=["offset to the TIFF header", "offset 0", "Exif header twice"])
+def test_heif_exif_orientation_is_never_applied_on_top_of_irot(exif_item):
+    """libheif applies irot itself. pi-heif resets the EXIF orientation only when it can parse the
+    EXIF; Pillow parses more layouts (here the "Exif" header twice) and would turn the photo again."""
+    img = Image.new("RGB", (128, 64), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 64, 64))
+    tiles = [isobmff.coded(heic(img.crop((x, 0, x + 64, 64)), quality=90)) for x in (0, 64)]
+    props = [isobmff.ispe(128, 64), tiles[0][0], isobmff.ispe(64, 64), isobmff.box(b"irot", b"\x03")]  # 90° clockwise
+    items = [(1, b"grid", isobmff.grid_data(1, 2, 128, 64)), (2, b"hvc1", tiles[0][1]), (3, b"hvc1", tiles[1][1]),
+             (9, b"Exif", exif_item + exif_bytes(orientation=6))]
+    data = isobmff.heif(items, props=props, assoc={1: [1, 0x84], 2: [0x82, 3], 3: [0x82, 3]},
+                        refs=[(b"dimg", 1, [2, 3]), (b"cdsc", 9, [1])], idat_items={1})
+    p = images.load_photo(data)
+    assert p.image.size == (64, 128) and p.image.getpixel((32, 10))[0] > 200  # turned once: red on top
+    without_irot = isobmff.heif(items, props=props[:3], assoc={1: [1], 2: [0x82, 3], 3: [0x82, 3]},
+                                refs=[(b"dimg", 1, [2, 3]), (b"cdsc", 9, [1])], idat_items={1})
+    assert images.load_photo(without_irot).image.size == (128, 64)  # HEIF's EXIF orientation is informative only
+
+
+@pytest.mark.parametrize("encoder", [heic, avif])
+def test_heic_and_avif_metadata_is_stripped_and_icc_kept(encoder):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encoder(photo("coffee", (120, 90)), exif=exif_bytes(orientation=3), xmp=xmp_with_gps(), icc_profile=icc)
+    assert b"GPS" in data and b"GPSLatitude" in data and b"PhoneMaker" in data
+    p = images.load_photo(data)
+    assert p.image.info == {} and not p.image.getexif()
+    assert p.icc_profile == icc
+    out, fmt = images.encode(p.image, p.format, p.icc_profile)
+    back = Image.open(io.BytesIO(out))
+    assert fmt == ("JPEG" if encoder is heic else "AVIF") and back.info.get("icc_profile") == icc
+    assert not back.getexif() and "xmp" not in back.info
+    assert b"GPS" not in out and b"PhoneMaker" not in out and b"xmpmeta" not in out
 
 
 def test_metadata_is_stripped_and_icc_kept():
@@ -167,9 +308,21 @@ def test_oversized_result_falls_back_to_an_encoding_that_fits():
     noise_rgb = np.random.default_rng(1).integers(0, 256, (2000, 2000, 3), dtype=np.uint8)
     data, fmt = images.encode(Image.fromarray(noise_rgb), "PNG")
     assert fmt == "JPEG" and len(data) <= config.MAX_RESPONSE_BYTES
+    data, fmt = images.encode(Image.fromarray(noise_rgb), "AVIF")
+    assert fmt in ("AVIF", "JPEG") and len(data) <= config.MAX_RESPONSE_BYTES
+    assert [f for f, _ in images._attempts("AVIF", False, 4000 * 3000 * 3, 4000 * 3000)][:4] == ["AVIF", "AVIF", "AVIF", "JPEG"]
+    assert [f for f, _ in images._attempts("AVIF", True, 4000 * 3000 * 4, 4000 * 3000)][:4] == ["AVIF", "AVIF", "AVIF", "WEBP"]
+    # Over the AVIF result size, the encoder's memory would not fit the function: JPEG (WebP with alpha).
+    over = config.AVIF_RESULT_MAX_PIXELS + 1
+    assert images._attempts("AVIF", False, 3 * over, over)[0][0] == "JPEG"
+    assert images._attempts("AVIF", False, over, over)[0][0] == "JPEG"  # greyscale: fewer bytes, same pixels
+    assert images._attempts("AVIF", True, 4 * over, over)[0][0] == "WEBP"
+    data, fmt = images.encode(Image.new("RGB", (4001, 4000), (40, 90, 160)), "AVIF")
+    assert fmt == "JPEG" and Image.open(io.BytesIO(data)).size == (4001, 4000)
 
 
-@pytest.mark.parametrize("fmt,mime", [("JPEG", "JPEG"), ("PNG", "PNG"), ("WEBP", "WEBP"), ("GIF", "PNG")])
+@pytest.mark.parametrize("fmt,mime", [("JPEG", "JPEG"), ("PNG", "PNG"), ("WEBP", "WEBP"), ("GIF", "PNG"),
+                                      ("HEIF", "JPEG"), ("AVIF", "AVIF")])
 def test_encode_keeps_the_format_family(fmt, mime):
     data, out = images.encode(photo("coffee", (64, 48)), fmt)
     assert out == mime and Image.open(io.BytesIO(data)).format == mime

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from lib import config, tokens
-from tests.support.images import encode, exif_bytes, left_red, photo, png_header_only
+from tests.support.hostile import isobmff
+from tests.support.images import avif, encode, exif_bytes, heic, left_red, photo, png_header_only, xmp_with_gps
 
 
 def error_of(response):
@@ -24,6 +25,8 @@ def post_image(client, data, filename="photo.jpg", **fields):
 # --- request errors: (name, how to send, expected status, expected code) ------------------------
 
 JPEG = encode(photo("chelsea", (96, 64)))
+HEIC = heic(photo("chelsea", (96, 64)), quality=90)
+AVIF = avif(photo("chelsea", (96, 64)), quality=90)
 BAD_REQUESTS = [
     ("no image part", dict(data={"other": "x"}, content_type="multipart/form-data"), 400, "invalid_request"),
     ("json body", dict(json={"image": "x"}), 400, "invalid_request"),
@@ -38,6 +41,13 @@ BAD_REQUESTS = [
     ("48 MP header", dict(data=png_header_only(8000, 6000), content_type="image/png"), 413, "too_many_pixels"),
     ("bmp upload", dict(data=encode(Image.new("RGB", (8, 8)), "BMP"), content_type="image/bmp"), 415, "unsupported_format"),
     ("pdf named .jpg", dict(data={"image": (io.BytesIO(b"%PDF-1.4 ..."), "photo.jpg")}, content_type="multipart/form-data"), 415, "unsupported_format"),
+    ("heic 9000x9000 header", dict(data=isobmff.set_ispe(HEIC, 9000, 9000), content_type="image/heic"), 413, "too_many_pixels"),
+    ("avif 9000x9000 header", dict(data={"image": (io.BytesIO(isobmff.set_ispe(AVIF, 9000, 9000)), "a.avif")}, content_type="multipart/form-data"), 413, "too_many_pixels"),
+    ("truncated heic", dict(data=HEIC[: len(HEIC) // 2], content_type="image/heic"), 400, "invalid_image"),
+    ("corrupt heic", dict(data=HEIC[:200] + bytes(b ^ 0x5A for b in HEIC[200:]), content_type="image/heif"), 400, "invalid_image"),
+    ("truncated avif", dict(data={"image": (io.BytesIO(AVIF[: len(AVIF) // 2]), "a.avif")}, content_type="multipart/form-data"), 400, "invalid_image"),
+    ("corrupt avif", dict(data=AVIF[:200] + bytes(b ^ 0x5A for b in AVIF[200:]), content_type="image/avif"), 400, "invalid_image"),
+    ("mp4 named .heic", dict(data={"image": (io.BytesIO(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomavc1" + b"\0" * 64), "a.heic")}, content_type="multipart/form-data"), 415, "unsupported_format"),
     ("forged bearer token", dict(data=JPEG, content_type="image/jpeg", headers={"Authorization": "Bearer abc.def"}), 401, "invalid_token"),
 ]
 
@@ -91,6 +101,67 @@ def test_denoise_keeps_format_family_and_size(api, fmt, mime):
     out = Image.open(io.BytesIO(response.get_data()))
     assert out.size == (120, 90)
     assert int(response.headers["X-Quota-Remaining"]) == 999
+
+
+# --- HEIF (HEIC) and AVIF -------------------------------------------------------------------------
+
+FAMILY = {"HEIF": ("image/jpeg", "JPEG", "jpg"), "AVIF": ("image/avif", "AVIF", "avif")}
+
+
+@pytest.mark.parametrize("how", ["multipart", "raw"])
+@pytest.mark.parametrize("fmt,ctype,filename", [("HEIF", "image/heic", "IMG_0001.HEIC"), ("HEIF", "image/heif", "photo.heif"),
+                                                ("AVIF", "image/avif", "photo.avif")])
+@pytest.mark.parametrize("tool", ["denoise", "remove_bg", "remove_watermark", "watermark_mask"])
+def test_every_image_endpoint_takes_heic_and_avif(api, monkeypatch, tool, fmt, ctype, filename, how):
+    from lib.engines.local import LocalEngine
+
+    monkeypatch.setattr(LocalEngine, "detect_watermark", lambda self, image: band_mask(image))  # a raw body has no mask
+    data = HEIC if fmt == "HEIF" else AVIF
+    if how == "raw":
+        response = api(tool).post(data=data, content_type=ctype)
+    else:
+        response = api(tool).post(data={"image": (io.BytesIO(data), filename, ctype)}, content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_data()[:300]
+    mime, pillow_format, extension = FAMILY[fmt] if tool in ("denoise", "remove_watermark") else ("image/png", "PNG", "png")
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert (response.mimetype, out.format, out.size) == (mime, pillow_format, (96, 64))
+    if tool != "watermark_mask":
+        assert response.headers["Content-Disposition"].endswith(f'.{extension}"')
+    assert out.mode == {"remove_bg": "RGBA", "watermark_mask": "L"}.get(tool, "RGB")
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_remove_bg_on_a_colour_answers_heic_as_jpeg_and_avif_as_avif(api, fmt):
+    response = post_image(api("remove_bg"), HEIC if fmt == "HEIF" else AVIF, background="#00ff00")
+    out = Image.open(io.BytesIO(response.get_data()))
+    assert (response.mimetype, out.format, out.mode) == (FAMILY[fmt][0], FAMILY[fmt][1], "RGB")
+
+
+@pytest.mark.parametrize("how", ["multipart", "raw"])
+def test_a_heic_named_jpg_is_read_by_its_bytes(api, how):
+    if how == "raw":
+        response = api("denoise").post(data=HEIC, content_type="image/jpeg")
+    else:
+        response = post_image(api("denoise"), HEIC, filename="photo.jpg")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    out = Image.open(io.BytesIO(response.get_data())).convert("RGB")
+    assert out.size == (96, 64)
+    mse = np.mean((np.asarray(out, dtype=float) - np.asarray(photo("chelsea", (96, 64)), dtype=float)) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 28  # the photo itself, not a refusal or garbage
+
+
+@pytest.mark.parametrize("encoder", [heic, avif])
+def test_an_iphone_photo_comes_back_upright_without_gps(api, encoder):
+    data = encoder(left_red((120, 80)), quality=90, exif=exif_bytes(orientation=6), xmp=xmp_with_gps())
+    assert b"GPS" in data and b"PhoneMaker" in data
+    response = post_image(api("denoise"), data, filename="IMG_0001.HEIC")
+    out_bytes = response.get_data()
+    out = Image.open(io.BytesIO(out_bytes))
+    assert response.status_code == 200 and out.size == (80, 120)
+    rgb = out.convert("RGB")
+    assert rgb.getpixel((40, 10))[0] > 180 and rgb.getpixel((40, 110))[2] > 180
+    assert not out.getexif() and "xmp" not in out.info
+    assert b"GPS" not in out_bytes and b"PhoneMaker" not in out_bytes and b"xmpmeta" not in out_bytes
 
 
 def test_raw_body_upload(api):
@@ -210,7 +281,8 @@ def test_config_reports_limits_and_remaining(api, monkeypatch):
     monkeypatch.setenv("FREE_DAILY_LIMIT", "4")
     post_image(api("denoise"), JPEG)
     body = json.loads(api("config").get().get_data())
-    assert body["limits"] == {"max_bytes": 4194304, "max_pixels": 40000000, "formats": ["image/jpeg", "image/png", "image/webp"]}
+    assert body["limits"] == {"max_bytes": 4194304, "max_pixels": 40000000, "formats": ["image/jpeg", "image/png", "image/webp",
+                                                                                "image/heic", "image/heif", "image/avif"]}
     assert body["free_daily_limit"] == 4 and body["free_remaining"] == 3
     assert body["engine"] == "local" and body["pro_available"] is False
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from lib import config, engines
 from lib.engines.replicate import ReplicateEngine
-from tests.support.images import encode, exif_bytes, photo
+from tests.support.images import avif, encode, exif_bytes, heic, left_red, photo, xmp_with_gps
 
 
 @pytest.fixture
@@ -36,6 +36,25 @@ def test_phone_photo_metadata_never_reaches_replicate(api, on_replicate):
     out = response.get_data()
     assert b"GPS" not in out and Image.open(io.BytesIO(out)).size == (90, 120)
     assert fake.live_files() == []  # the upload was deleted
+
+
+@pytest.mark.parametrize("encoder,mime", [(heic, "image/jpeg"), (avif, "image/avif")], ids=["heic", "avif"])
+def test_heic_and_avif_metadata_never_reaches_replicate(api, on_replicate, encoder, mime):
+    """An iPhone-style photo (irot + EXIF orientation, GPS in EXIF and XMP): upright and bare on the way out."""
+    fake = on_replicate
+    data = encoder(left_red((120, 90)), quality=90, exif=exif_bytes(orientation=6), xmp=xmp_with_gps())
+    assert b"GPS" in data and b"PhoneMaker" in data and b"GPSLatitude" in data
+    response = post(api, "denoise", data)
+    assert response.status_code == 200 and response.mimetype == mime
+    (upload,) = fake.uploaded
+    sent = fake.upload_bytes(upload)
+    assert b"GPS" not in sent and b"PhoneMaker" not in sent and b"xmpmeta" not in sent
+    received = Image.open(io.BytesIO(sent))
+    assert not received.getexif() and "xmp" not in received.info
+    assert received.size == (90, 120) and received.convert("RGB").getpixel((45, 10))[0] > 180  # upright, red on top
+    out = response.get_data()
+    assert b"GPS" not in out and b"xmpmeta" not in out and Image.open(io.BytesIO(out)).size == (90, 120)
+    assert fake.live_files() == []
 
 
 @pytest.mark.parametrize(

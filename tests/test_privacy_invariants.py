@@ -32,7 +32,7 @@ from werkzeug.test import encode_multipart
 
 from lib import config, engines
 from lib.engines.replicate import ReplicateEngine
-from tests.support.images import encode, photo
+from tests.support.images import avif, encode, heic, photo
 from tests.support.fake_stripe import FakeStripe, fixture, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,6 +239,35 @@ def test_exif_gps_never_leaves(api, engine, tool):
         assert len(sent) == (0 if tool == "watermark_mask" else 2 if tool == "remove_watermark" else 1)
         for data in sent:
             assert_no_metadata(data)
+        assert engine.live_files() == []
+
+
+XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="47,13.7N" exif:GPSMapDatum="'
+       + GPS_DATUM.encode() + b'"/></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("encoder", [heic, avif])
+@pytest.mark.parametrize("tool", IMAGE_ENDPOINTS)
+def test_heic_and_avif_gps_never_leaves_and_nothing_is_written(api, engine, tool, encoder):
+    """An iPhone-style HEIC (and an AVIF) with the GPS EXIF above and a position in XMP: no file
+    written while it is decoded (libheif and libavif work in memory), no metadata in what Replicate
+    receives or in the answer."""
+    source = encoder(photo("coffee", (120, 90)), quality=90, exif=gps_exif(), xmp=XMP)
+    assert GPS_DATUM.encode() in source and MAKER.encode() in source and b"GPSLatitude" in source
+    assert post_image(api, tool, encoder(photo("coffee", (64, 48))), mask_png((64, 48))).status_code == 200  # warm-up
+    before = len(engine.uploaded) if engine is not None else 0
+    with recorder().recording() as events:
+        response = post_image(api, tool, source, mask_png((90, 120)))
+    assert response.status_code == 200 and events == []
+    assert_no_metadata(response.get_data())
+    assert b"xmpmeta" not in response.get_data() and b"GPSLatitude" not in response.get_data()
+    if engine is not None:
+        sent = [engine.upload_bytes(file_id) for file_id in engine.uploaded[before:]]
+        assert len(sent) == (0 if tool == "watermark_mask" else 2 if tool == "remove_watermark" else 1)
+        for data in sent:
+            assert_no_metadata(data)
+            assert b"xmpmeta" not in data and b"GPSLatitude" not in data
         assert engine.live_files() == []
 
 

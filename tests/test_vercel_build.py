@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 from lib import config as app_config
 from tests.support import vercel_local as vl
 from tests.support.env import need
-from tests.support.images import encode, photo
+from tests.support.images import avif, encode, exif_bytes, heic, left_red, photo
 from tests.support.fake_replicate import FakeReplicate
 from tests.support.fake_stripe import FakeStripe, fixture
 
@@ -43,8 +43,8 @@ ADMIN_TOKEN = "admin-token-for-the-vercel-build-test"
 ML_PACKAGES = ("cv2", "opencv", "onnx", "onnxruntime", "pyoidn", "rembg", "scipy", "skimage",
                "scikit_image", "torch", "pymatting", "numba")
 DEV_DIRS = ("tests/", "bench/", "docs/", "public/", "pages/", "tools/", "dev/", ".ci/", "node_modules/", ".venv/", ".vercel/", ".git/")
-# The production bundle is ~114 MiB (55 of them numpy and its OpenBLAS); Vercel allows 250 MB uncompressed,
-# and the rest of the ML stack would add ~300 MB.
+# The production bundle is ~117 MiB (55 of them numpy and its OpenBLAS, 4 pi-heif's libheif and libde265);
+# Vercel allows 250 MB uncompressed, and the rest of the ML stack would add ~300 MB.
 MAX_BUNDLE_BYTES = 150 * 1024 * 1024
 
 
@@ -355,6 +355,30 @@ def test_image_tools_on_the_fake_replicate(stack):
                        headers={"Content-Type": "image/jpeg"})
     assert response.status_code in (400, 415) and response.json()["error"]["code"] in ("invalid_image", "unsupported_format")
     assert b"not an image" not in response.content
+
+
+@pytest.mark.redis
+def test_heic_and_avif_through_the_built_functions(stack):
+    """pi-heif's libheif/libde265 and Pillow's libavif from the bundle, on the bare Python 3.12."""
+    before = len(stack.replicate.calls("create"))
+    iphone = heic(left_red((96, 64)), quality=90, exif=exif_bytes(orientation=6))
+    response, logs = call(stack.functions["denoise"], "POST", ip="203.0.113.14", content=iphone,
+                          headers={"Content-Type": "image/heic"})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg", response.text[:300]
+    out = Image.open(io.BytesIO(response.content)).convert("RGB")
+    assert out.size == (64, 96) and out.getpixel((32, 5))[0] > 180  # upright: red on top
+    assert b"GPS" not in response.content and request_line(logs)["engine"] == "replicate"
+    files = {"image": ("photo.avif", avif(photo("chelsea", (96, 64))), "image/avif")}
+    response, _ = call(stack.functions["remove_bg"], "POST", ip="203.0.113.14", files=files, data={"background": "#ffffff"})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/avif"
+    assert Image.open(io.BytesIO(response.content)).size == (96, 64)
+    response, _ = call(stack.functions["watermark_mask"], "POST", ip="203.0.113.14",
+                       files={"image": ("IMG_0001.HEIC", iphone, "image/heic")})
+    assert response.status_code == 200 and Image.open(io.BytesIO(response.content)).size == (64, 96)
+    assert len(stack.replicate.calls("create")) - before == 2 and stack.replicate.live_files() == []
+    response, _ = call(stack.functions["denoise"], "POST", ip="203.0.113.14", content=iphone[: len(iphone) // 2],
+                       headers={"Content-Type": "image/heic"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_image")
 
 
 def signed(payload, secret=WEBHOOK_SECRET):

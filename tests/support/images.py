@@ -16,6 +16,31 @@ def encode(img, fmt="JPEG", **params):
     return buf.getvalue()
 
 
+def heic(img, quality=80, **params):
+    """`img` as a HEIC (HEVC in HEIF) from pillow-heif's libheif + x265, a test-only encoder.
+
+    An EXIF orientation in `params` becomes an `irot`/`imir` transform, as an iPhone writes it,
+    and stays in the EXIF too.
+    """
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(img).save(buf, quality=quality, **params)
+    return buf.getvalue()
+
+
+def avif(img, quality=80, **params):
+    """`img` as an AVIF from Pillow's libavif + libaom (an EXIF orientation becomes irot/imir)."""
+    return encode(img, "AVIF", quality=quality, **params)
+
+
+def xmp_with_gps():
+    """An XMP packet with a GPS position in it."""
+    return (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="52,31.2N"'
+            b' exif:GPSLongitude="13,24.6E"/></rdf:RDF></x:xmpmeta>')
+
+
 def photo(name="chelsea", size=None):
     """A real photo shipped inside scikit-image, as an RGB Pillow image."""
     from skimage import data

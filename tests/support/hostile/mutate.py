@@ -135,6 +135,15 @@ class Mutator:
             if idx > 0 and rng.random() < 0.5 and idx + 9 <= len(data):
                 at = idx + rng.choice((1, 3, 5, 7))
             data[at : at + 2] = struct.pack("<H", value & 0xFFFF)
+        elif data[4:8] == b"ftyp":  # HEIF/AVIF: a size property or a box's size field
+            spots = [i for i in range(8, len(data) - 12) if data[i : i + 4] in (b"ispe", b"iloc", b"ipma", b"mdat", b"iinf")]
+            if spots:
+                at = rng.choice(spots)
+                if data[at : at + 4] == b"ispe":
+                    at += 8 + rng.choice((0, 4))
+                    data[at : at + 4] = struct.pack(">I", value & 0xFFFFFFFF)
+                else:
+                    data[at - 4 : at] = struct.pack(">I", rng.choice(INTERESTING_32 + (value & 0xFFFFFFFF,)))
         elif data.startswith(b"RIFF") and len(data) >= 30:
             kind = bytes(data[12:16])
             if kind == b"VP8X":
