@@ -62,7 +62,7 @@ def jpeg(img, quality=90):
     return buf.getvalue()
 
 
-def webp(img, quality=72):
+def webp(img, quality=60):
     buf = io.BytesIO()
     img.save(buf, "WEBP", quality=quality, method=6)
     return buf.getvalue()

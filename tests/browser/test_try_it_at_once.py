@@ -13,6 +13,12 @@ from tests.support.browser import (COMBO_IDS, COMBOS, PUBLIC, download, drop_fil
 from tests.support.images import encode, photo
 
 CHELSEA = encode(photo("chelsea", (240, 180)), "JPEG", quality=90)
+# Layout shifts after the string table is applied (a Chinese page first shows the English fallback).
+SHIFTS = """window.__shift = 0; let since = Infinity;
+  document.addEventListener('imgmend:lang', () => requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (since === Infinity) since = performance.now(); })), { once: true });
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.startTime > since) window.__shift += e.value; })
+    .observe({type: 'layout-shift', buffered: true});"""
 
 
 def assert_private(v, page):
@@ -22,8 +28,9 @@ def assert_private(v, page):
 
 @pytest.mark.parametrize("lang, size", COMBOS, ids=COMBO_IDS)
 def test_a_photo_dropped_anywhere_on_the_home_page_goes_to_the_chosen_tool(visit, lang, size):
-    v, page, table = open_page(visit, lang, size, "/")
+    v, page, table = open_page(visit, lang, size, "/", before=lambda v: v.context.add_init_script(SHIFTS))
     assert page.is_visible("#start") and page.is_hidden("#which")
+    assert page.evaluate("window.__shift") < 0.01  # the formats line from /api/config moves nothing
     assert page.text_content("#formats") == text(table, "tool.formats",
                                                  formats="JPEG, PNG, or WebP" if lang == "en" else "JPEG、PNG或WebP")
     drop_files(page, "footer.site", [("chelsea.jpg", CHELSEA, "image/jpeg")])  # anywhere: here the footer
