@@ -1,4 +1,4 @@
-"""Lighthouse (npm lighthouse@12.2.3, Debian chromium) on the home page and a tool page, on loopback.
+"""Lighthouse (npm lighthouse@12.2.3, Debian chromium) on the home page and the three tool pages, on loopback.
 
 Run from the repo root after `npm ci`:  python bench/lighthouse.py [--runs 3] [--form-factor mobile|desktop]
 Prints performance, accessibility and best-practices scores (median of the runs), the bytes each page
@@ -30,7 +30,7 @@ from dev import server as devserver  # noqa: E402
 
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 CHROMIUM = os.environ.get("IMGMEND_CHROMIUM", "/usr/bin/chromium")
-PAGES = ["/", "/denoise"]
+PAGES = ["/", "/denoise", "/remove-background", "/remove-watermark"]
 CATEGORIES = ["performance", "accessibility", "best-practices"]
 TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 100}
 HOME_BUDGET_BYTES = 150 * 1024
@@ -107,20 +107,20 @@ def main():
             total = sum(bytes_by_type.values())
             line = "  ".join(f"{c} {statistics.median(v):.0f} {v}" for c, v in scores.items())
             kinds = ", ".join(f"{k} {v / 1024:.1f}" for k, v in sorted(bytes_by_type.items()))
-            print(f"{path:10s} {line}")
-            print(f"{'':10s} weight {total / 1024:.1f} KB ({kinds} KB); LCP "
+            print(f"{path:19s} {line}")
+            print(f"{'':19s} weight {total / 1024:.1f} KB ({kinds} KB); LCP "
                   f"{last['audits']['largest-contentful-paint']['displayValue']}, TBT "
                   f"{last['audits']['total-blocking-time']['displayValue']}, CLS "
                   f"{last['audits']['cumulative-layout-shift']['displayValue']}")
             for finding in lost_points(last):
-                print(f"{'':10s} - {finding}")
+                print(f"{'':19s} - {finding}")
             for c, target in TARGETS.items():
                 if statistics.median(scores[c]) < target:
                     ok = False
-                    print(f"{'':10s} MISSED {c} >= {target}")
+                    print(f"{'':19s} MISSED {c} >= {target}")
             if path == "/" and total > HOME_BUDGET_BYTES:
                 ok = False
-                print(f"{'':10s} MISSED home page weight <= {HOME_BUDGET_BYTES / 1024:.0f} KB")
+                print(f"{'':19s} MISSED home page weight <= {HOME_BUDGET_BYTES / 1024:.0f} KB")
     finally:
         server.shutdown()
     print("targets:", "MET" if ok else "MISSED")

@@ -49,15 +49,16 @@
   }
   app.ApiError = ApiError;
 
-  async function failure(reply) {
+  // An error reply as an ApiError: `status` and the body's text (JSON, or a platform error page).
+  function failure(status, text) {
     let error = {};
-    try { error = (await reply.json()).error || {}; } catch (e) { /* not JSON: a platform error page */ }
+    try { error = JSON.parse(text).error || {}; } catch (e) { /* not JSON: a platform error page */ }
     let code = typeof error.code === "string" ? error.code
-      : reply.status === 413 ? "payload_too_large" : "unknown";
+      : status === 413 ? "payload_too_large" : "unknown";
     // A revoked token (refund, dispute, cancellation): say why this tab is back on the free plan.
     if (code === "invalid_token" && error.reason === "revoked") code = "pro_revoked";
     if (code === "invalid_token" || code === "pro_revoked") app.pro.clear();
-    return new ApiError(code, reply.status, error);
+    return new ApiError(code, status, error);
   }
 
   // A self-hosted server whose queue is full answers 503 busy with Retry-After: wait that long
@@ -68,16 +69,16 @@
     if (signal) signal.addEventListener("abort", () => { clearTimeout(id); reject(new DOMException("Aborted", "AbortError")); }, { once: true });
   });
 
-  async function sendWhenFree(path, options, onBusy) {
+  async function sendWhenFree(once, signal, onBusy) {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await send(path, options);
+        return await once();
       } catch (e) {
         if (!(e instanceof ApiError) || e.code !== "busy" || attempt >= BUSY_TRIES) throw e;
         const wait = Math.min(120, Math.max(1, Number.parseInt(e.data.retry_after, 10) || 5));
         for (let left = wait; left > 0; left -= 1) {
           if (onBusy) onBusy(left);
-          await pause(1000, options.signal);
+          await pause(1000, signal);
         }
         if (onBusy) onBusy(0);
       }
@@ -92,15 +93,47 @@
       if (e && e.name === "AbortError") throw e;
       throw new ApiError("network", 0);
     }
-    if (!reply.ok) throw await failure(reply);
+    if (!reply.ok) throw failure(reply.status, await reply.text().catch(() => ""));
     return reply;
   }
 
+  // One image request by XMLHttpRequest, the one browser API that reports upload progress (fetch has
+  // none). `stage(name, fraction)` hears "upload" (fraction sent, or null when unknown), "process"
+  // (every byte is sent, the server is working) and "download" (fraction of the result received).
+  function post(path, body, headers, signal, stage) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      const tell = (name, event) => {
+        if (stage) stage(name, event && event.lengthComputable && event.total ? event.loaded / event.total : null);
+      };
+      const aborted = () => reject(new DOMException("Aborted", "AbortError"));
+      if (signal && signal.aborted) { aborted(); return; }
+      xhr.open("POST", path);
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+      xhr.responseType = "blob";
+      xhr.upload.addEventListener("progress", (event) => tell("upload", event));
+      xhr.upload.addEventListener("load", () => tell("process"));
+      xhr.addEventListener("progress", (event) => tell("download", event));
+      xhr.addEventListener("error", () => reject(new ApiError("network", 0)));
+      xhr.addEventListener("abort", aborted);
+      xhr.addEventListener("load", async () => {
+        if (xhr.status >= 200 && xhr.status < 300) { resolve(xhr); return; }
+        const text = xhr.response ? await xhr.response.text().catch(() => "") : "";
+        reject(failure(xhr.status, text));
+      });
+      if (signal) signal.addEventListener("abort", () => xhr.abort(), { once: true });
+      tell("upload", { lengthComputable: false });
+      xhr.send(body);
+    });
+  }
+
+  // Only used when /api/config cannot be read (the server is unreachable then, so nothing would run).
+  const OFFLINE = { limits: { max_bytes: 4194304, max_pixels: 40000000, formats: ["image/jpeg", "image/png", "image/webp"] },
+    free_remaining: null, engine: null };
   let config = null;
   app.config = () => {
     if (!config) {
-      config = send("/api/config", { headers: authHeaders() }).then((r) => r.json())
-        .catch(() => ({ limits: { max_bytes: 4194304, max_pixels: 40000000 }, free_remaining: null }));
+      config = send("/api/config", { headers: authHeaders() }).then((r) => r.json()).catch(() => OFFLINE);
     }
     return config;
   };
@@ -111,11 +144,13 @@
   }
 
   // An image request: FormData in, {blob, type, remaining} out; throws ApiError or AbortError.
-  // `onBusy(seconds)` hears the countdown while a busy server is waited for (0 when it retries).
-  app.postImage = async (path, form, signal, onBusy) => {
-    const reply = await sendWhenFree(path, { method: "POST", body: form, headers: authHeaders(), signal }, onBusy);
-    const blob = await reply.blob();
-    return { blob, type: reply.headers.get("Content-Type") || blob.type, remaining: reply.headers.get("X-Quota-Remaining") };
+  // `hear.busy(seconds)`: the countdown while a busy server is waited for (0 when it retries);
+  // `hear.stage(name, fraction)`: upload, process and download, as post() above says.
+  app.postImage = async (path, form, signal, hear) => {
+    const { busy, stage } = hear || {};
+    const xhr = await sendWhenFree(() => post(path, form, authHeaders(), signal, stage), signal, busy);
+    const blob = xhr.response;
+    return { blob, type: xhr.getResponseHeader("Content-Type") || blob.type, remaining: xhr.getResponseHeader("X-Quota-Remaining") };
   };
 
   // A JSON request; {auth: true} sends the Pro token too (the API refuses JSON of any other type).
@@ -137,6 +172,7 @@
     if (code === "pro_revoked") return ["next.pro_revoked", "/pro", "next.pro.link"];
     if (code === "rate_limited") return ["next.rate_limited", null, null];
     if (code === "no_watermark_found") return ["next.no_watermark_found", null, null];
+    if (code === "unsupported_format") return ["next.unsupported_format", null, null];
     if (/^(upstream_|network|unknown|not_configured|busy)/.test(code)) return ["next.retry", null, null];
     return ["next.other", null, null];
   };

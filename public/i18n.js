@@ -20,7 +20,7 @@
 
   app.lang = initial();
 
-  // t("tool.working", {s: 3}): the current language, else English, else the key itself.
+  // t("tool.processing", {s: 3}): the current language, else English, else the key itself.
   app.t = (key, vars) => {
     let text = tables[app.lang][key];
     if (typeof text !== "string") text = tables.en[key];

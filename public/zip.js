@@ -16,6 +16,7 @@
     for (let i = 0; i < bytes.length; i += 1) crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
     return (crc ^ 0xffffffff) >>> 0;
   }
+  app.crc32 = crc32; // also the PNG chunks' checksum (icc.js)
 
   function header(size) {
     const buf = new DataView(new ArrayBuffer(size));

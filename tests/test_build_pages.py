@@ -100,3 +100,16 @@ def test_a_tools_strings_are_prefixed_with_its_id_only():
 def test_the_sources_stay_out_of_the_function_bundles():
     exclude = json.loads((ROOT / "vercel.json").read_text())["functions"]["api/*.py"]["excludeFiles"]
     assert "pages" in re.fullmatch(r"\{(.*)\}/\*\*", exclude).group(1).split(",")
+
+
+def test_a_tools_result_part_lands_in_its_result_section_with_its_scripts():
+    # pages/tools/<id>-result.html goes inside <section id="result">; its scripts come after the page's own.
+    pages = build_pages.build()
+    denoise = pages["denoise.html"]
+    result = re.search(r'<section id="result".*?\n    </section>', denoise, re.S).group(0)
+    assert 'id="strength"' in result and 'id="strength"' not in denoise.replace(result, "")
+    scripts = re.findall(r'<script src="/([a-z0-9-]+)\.js"', denoise)
+    assert scripts.index("strength") > scripts.index("tool") and scripts[-1] == "beacon"
+    background = pages["remove-background.html"]
+    assert 'id="refine"' in re.search(r'<section id="result".*?\n    </section>', background, re.S).group(0)
+    assert background.count('src="/cutout.js"') == 1 and 'id="refine"' not in pages["remove-watermark.html"]

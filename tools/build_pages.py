@@ -3,13 +3,14 @@
     python3 tools/build_pages.py [--out DIR]        DIR defaults to public/
 
 Template syntax of pages/*.html:
-  {{name}} a value, HTML-escaped (`{{tool.id}}` reads a field); {{content}} the inner part's output, as it is;
+  {{name}} a value, HTML-escaped (`{{tool.id}}` reads a field); {{content}} and {{result}} inner parts' output, as is;
   {{for x in list}}…{{end}} once per item; {{if name}}…{{end}} only when name is set; {{# note}} is dropped.
 A directive other than a value alone on its line takes the whole line with it. A file may start with settings:
 a "---" line, "name: value" lines (`strings`: the key prefix of title and description, default the page's
 name; `scripts`: more scripts, collected from every level; `beacon_path`), and a "---" line.
 
-The pages: for each tool of lib/catalog.py, public/<tool.page>.html from pages/tools/<id>.html (optional) inside
+The pages: for each tool of lib/catalog.py, public/<tool.page>.html from pages/tools/<id>.html (optional, the
+tool's options: {{content}}) and pages/tools/<id>-result.html (optional, its result controls: {{result}}) inside
 pages/tool.html; for every other pages/<name>.html, public/<name>.html; each inside pages/layout.html. Then each
 element with data-i18n="key" and no content of its own gets en.json's text, data-i18n-attr="attr:key" gets
 attr="text" written in front of it, and the nav link to the page itself gets aria-current="page".
@@ -30,6 +31,8 @@ SOURCES = ROOT / "pages"
 PUBLIC = ROOT / "public"
 SHARED = ("layout", "tool")  # pages/ files that are parts of other pages, not pages
 SETTINGS = ("strings", "scripts", "beacon_path")
+RAW = ("content", "result")  # values that are the output of other templates, written as they are
+RESULT = "-result"  # pages/tools/<id>-result.html: the tool's part of the result section
 DIRECTIVE = re.compile(r"\{\{(.*?)\}\}")
 ALONE = re.compile(r"^[ \t]*(\{\{(?:for |if |end|#).*?\}\})[ \t]*\n", re.M)
 OPEN_TAG = re.compile(r"<[a-z][^>]*>")
@@ -93,7 +96,7 @@ def render(tree, context):
             value = lookup(context, node[1])
             if value is None:
                 raise TemplateError(f"no value {node[1]!r} on this page")
-            out.append(value if node[1] == "content" else html.escape(str(value)))
+            out.append(value if node[1] in RAW else html.escape(str(value)))
         elif node[0] == "for":
             out.extend(render(node[3], {**context, node[1]: item}) for item in lookup(context, node[2]))
         elif lookup(context, node[1]):  # "if"
@@ -138,7 +141,7 @@ def mark_current(text, path):
 
 def page(chain, path, context, en, where):
     """One page: the templates of `chain` from the inside out, settings from the outside in."""
-    context = {"tools": catalog.TOOLS, "scripts": [], "content": "", **context}
+    context = {"tools": catalog.TOOLS, "scripts": [], "content": "", "result": "", **context}
     for settings, _ in reversed(chain):
         for name, value in settings.items():
             context[name] = context["scripts"] + value.split() if name == "scripts" else value
@@ -155,13 +158,20 @@ def build(sources=SOURCES):
     en = json.loads((PUBLIC / "i18n" / "en.json").read_text(encoding="utf-8"))
     layout, tool_body = (load(sources / f"{name}.html") for name in SHARED)
     parts = {p.stem: p for p in (sources / "tools").glob("*.html")}
-    if set(parts) - set(catalog.IDS):
-        raise TemplateError(f"pages/tools/: no such tool in lib/catalog.py: {sorted(set(parts) - set(catalog.IDS))}")
+    unknown = {stem.removesuffix(RESULT) for stem in parts} - set(catalog.IDS)
+    if unknown:
+        raise TemplateError(f"pages/tools/: no such tool in lib/catalog.py: {sorted(unknown)}")
     pages = {}
     for tool in catalog.TOOLS:
-        part = load(parts[tool.id]) if tool.id in parts else ({}, [])
+        settings, tree = load(parts[tool.id]) if tool.id in parts else ({}, [])
+        context = {"strings": tool.id, "tool": tool}
+        if tool.id + RESULT in parts:  # rendered first; its scripts come after the options part's
+            extra, result_tree = load(parts[tool.id + RESULT])
+            context["result"] = render(result_tree, {"tools": catalog.TOOLS, **context}).rstrip("\n")
+            scripts = " ".join(filter(None, (settings.get("scripts"), extra.get("scripts"))))
+            settings = {**extra, **settings, **({"scripts": scripts} if scripts else {})}
         name = tool.page.lstrip("/") + ".html"
-        pages[name] = page([part, tool_body, layout], tool.page, {"strings": tool.id, "tool": tool}, en, name)
+        pages[name] = page([(settings, tree), tool_body, layout], tool.page, context, en, name)
     for source in sorted(sources.glob("*.html")):
         if source.stem in SHARED:
             continue

@@ -51,7 +51,23 @@ def test_a_tool_run_by_keyboard_alone(visit, photo_file):
     page.locator("#result").wait_for(state="visible", timeout=90_000)
     assert focused(page)["id"] == "download"
     assert_ring(focused(page))
-    # Back to the slider and the zoom: both are plain range inputs, arrow keys move them.
+    # Back through the save format, the strength, 1:1 and the zoom: each takes its keys.
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "format"
+    assert_ring(focused(page))
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "strength"
+    assert_ring(focused(page))
+    page.keyboard.press("ArrowLeft")
+    assert page.input_value("#strength") == "99" and page.eval_on_selector("#after", "el => el.style.opacity") == "0.99"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["id"] == "actual"
+    assert_ring(focused(page))
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#actual", "aria-pressed") == "true"
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#actual", "aria-pressed") == "false"
+    # The slider and the zoom: both are plain range inputs, arrow keys move them.
     page.keyboard.press("Shift+Tab")
     assert focused(page)["id"] == "zoom"
     page.keyboard.press("ArrowRight")
@@ -67,12 +83,13 @@ def test_a_tool_run_by_keyboard_alone(visit, photo_file):
     assert page.eval_on_selector("#after", "el => el.style.transformOrigin") == "60% 50%"
     page.keyboard.press("+")
     assert "scale(2)" in page.eval_on_selector("#before", "el => el.style.transform")
-    # Escape hatch: "process another" by keyboard returns focus to the picker.
-    for _ in range(4):
+    # Escape hatch: "process another" by keyboard returns focus to the picker; every stop on the way has a ring.
+    stops = []
+    for _ in range(7):
         page.keyboard.press("Tab")
-        if focused(page)["id"] == "again":
-            break
-    assert focused(page)["id"] == "again"
+        assert_ring(focused(page))
+        stops.append(focused(page)["id"])
+    assert stops == ["slider", "zoom", "actual", "strength", "format", "download", "again"]
     page.keyboard.press("Enter")
     assert focused(page)["id"] == "choose"
     assert v.errors == []

@@ -78,3 +78,19 @@ def left_red(size=(120, 80)):
     img = Image.new("RGB", size, (0, 0, 255))
     img.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
     return img
+
+
+def odd_profile():
+    """An RGB ICC profile unlike sRGB: lcms's sRGB with the red and green primaries swapped (and its
+    profile id cleared, its date fixed). A browser that colour-manages through it turns red into green, so it shows
+    whether pixels were converted, and its bytes whether a file kept the profile."""
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    data[24:36] = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)  # a fixed creation time: the same bytes on every call
+    data[84:100] = bytes(16)
+    count = struct.unpack(">I", data[128:132])[0]
+    entries = {bytes(data[132 + 12 * i:136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    red, green = entries[b"rXYZ"], entries[b"gXYZ"]
+    data[red + 4:red + 12], data[green + 4:green + 12] = data[green + 4:green + 12], data[red + 4:red + 12]
+    return bytes(data)
