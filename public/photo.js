@@ -56,9 +56,10 @@
       const all = [...list, ...Object.keys(CONVERTED).filter((t) => list.includes(CONVERTED[t]))];
       return all.flatMap((t) => [t, EXTENSIONS[t]].filter(Boolean)).join(",");
     },
-    // "JPEG, PNG, or WebP" in the page's language.
+    // "JPEG, PNG, or WebP" in the page's language; HEIF is said once, as the HEIC people know.
     async label() {
-      const names = (await formats()).map((t) => NAMES[t] || t.replace(/^image\//, "").toUpperCase());
+      const names = [...new Set((await formats()).map((t) => (t === "image/heif" ? "HEIC" : NAMES[t])
+        || t.replace(/^image\//, "").toUpperCase()))];
       try {
         return new Intl.ListFormat(app.lang === "zh" ? "zh-CN" : "en", { type: "disjunction" }).format(names);
       } catch (e) { return names.join(", "); }

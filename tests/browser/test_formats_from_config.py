@@ -13,6 +13,7 @@ from tests.support.browser import (COMBO_IDS, COMBOS, download, open_page, recor
 from tests.support.images import encode, photo
 
 HEIC = (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00\x00\x00\x10meta" + bytes(2000))  # not decodable here
+THREE = ["image/jpeg", "image/png", "image/webp"]  # what the site took before the server added any
 LABELS = {"en": "JPEG, PNG, WebP, HEIC, or AVIF", "zh": "JPEG、PNG、WebP、HEIC或AVIF"}
 
 
@@ -29,7 +30,7 @@ def serve_formats(page, change):
 def test_formats_the_server_adds_light_up(visit, tmp_path, lang, size):
     def before(v):
         record_uploads(v)
-        serve_formats(v.page, lambda formats: formats + ["image/heic", "image/avif"])
+        serve_formats(v.page, lambda formats: THREE + ["image/heic", "image/avif"])
 
     v, page, table = open_page(visit, lang, size, "/denoise", before=before)
     accept = page.get_attribute("#file", "accept").split(",")
@@ -64,7 +65,7 @@ def test_formats_the_server_adds_light_up(visit, tmp_path, lang, size):
 @pytest.mark.parametrize("lang, size", COMBOS, ids=COMBO_IDS)
 def test_a_format_the_server_drops_is_refused_in_the_browser(visit, tmp_path, lang, size):
     v, page, table = open_page(visit, lang, size, "/remove-background",
-                               before=lambda v: serve_formats(v.page, lambda f: [t for t in f if t != "image/webp"]))
+                               before=lambda v: serve_formats(v.page, lambda f: ["image/jpeg", "image/png"]))
     assert "image/webp" not in page.get_attribute("#file", "accept")
     webp = tmp_path / "photo.webp"
     webp.write_bytes(encode(photo("coffee", (160, 120)), "WEBP"))

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from lib import catalog
-from tests.support.browser import (COMBO_IDS, COMBOS, PUBLIC, download, drop_files, open_page, paste_file, run_tool,
-                                   shot, text)
+from tests.support.browser import (COMBO_IDS, COMBOS, PUBLIC, download, drop_files, formats_label, open_page,
+                                   paste_file, run_tool, server_formats, shot, text)
 from tests.support.images import encode, photo
 
 CHELSEA = encode(photo("chelsea", (240, 180)), "JPEG", quality=90)
@@ -31,8 +31,7 @@ def test_a_photo_dropped_anywhere_on_the_home_page_goes_to_the_chosen_tool(visit
     v, page, table = open_page(visit, lang, size, "/", before=lambda v: v.context.add_init_script(SHIFTS))
     assert page.is_visible("#start") and page.is_hidden("#which")
     assert page.evaluate("window.__shift") < 0.01  # the formats line from /api/config moves nothing
-    assert page.text_content("#formats") == text(table, "tool.formats",
-                                                 formats="JPEG, PNG, or WebP" if lang == "en" else "JPEG、PNG或WebP")
+    assert page.text_content("#formats") == text(table, "tool.formats", formats=formats_label(lang, server_formats()))
     drop_files(page, "footer.site", [("chelsea.jpg", CHELSEA, "image/jpeg")])  # anywhere: here the footer
     page.locator("#which").wait_for(state="visible")
     assert page.is_hidden("#start")

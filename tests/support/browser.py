@@ -52,6 +52,28 @@ def shot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+FORMAT_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/heic": "HEIC",
+                "image/heif": "HEIF", "image/avif": "AVIF"}
+
+
+def formats_label(lang, mime_types):
+    """The formats in words as the page lists them (Intl.ListFormat, disjunction): "A, B, or C" / "A、B或C";
+    HEIF is named once, as HEIC."""
+    names = list(dict.fromkeys(FORMAT_NAMES["image/heic" if m == "image/heif" else m] for m in mime_types))
+    if len(names) == 1:
+        return names[0]
+    if lang == "zh":
+        return "、".join(names[:-1]) + "或" + names[-1]
+    return (" or ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + ", or " + names[-1])
+
+
+def server_formats():
+    """The MIME types /api/config lists (lib.config.FORMATS and their media types)."""
+    from lib import config
+
+    return [media for fmt in config.FORMATS for media in config.FORMAT_MEDIA_TYPES[fmt]]
+
+
 def text(table, key, **values):
     """A string of `table` with its {placeholders} filled in, as the page writes it."""
     out = table[key]
