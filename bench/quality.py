@@ -4,15 +4,21 @@ Run from the repo root with the dev venv:  python bench/quality.py [--quick] [--
 Needs PyWavelets for the wavelet baseline and the sigma estimate (scikit-image imports it lazily).
 
 Everything is deterministic (fixed seeds, fixed crops); only the s/MP timings vary with load.
-Images: the colour photos that ship inside scikit-image at their native ~0.2-0.3 MP sizes.
+Images: the colour photos that ship inside scikit-image at their native ~0.2-0.3 MP sizes; the
+denoiser is scored on a held-out set first (bench/photos/: photos from the scikit-learn and
+matplotlib wheels, plus scikit-image's hubble_deep_field and camera — never used to set anything)
+and then on the tuning set its settings were fitted on (astronaut, chelsea, coffee, rocket).
 
-Denoise     noisy copies of 4 photos: Gaussian sigma 15/25/50 (0..255), a camera-like
-            Poisson-Gaussian case and Gaussian sigma 20 followed by JPEG q=75 (Pillow, 4:2:0).
-            Ours is blind (LocalEngine().run("denoise")). OpenCV fastNlMeansDenoisingColored gets
-            h = hColor = 0.7*sigma with the TRUE sigma on the Gaussian cases (an oracle it would not
-            have in the product) and 0.7*estimate_sigma() on the other two; skimage wavelet
-            (BayesShrink, soft, YCbCr, sigma estimated, no cycle spinning) is blind.
-            PSNR and SSIM (skimage.metrics, 7x7 uniform window, colour) against the clean photo.
+Denoise     noisy copies: Gaussian sigma 15/25/50 (0..255), a camera-like Poisson-Gaussian case,
+            the same followed by JPEG q=75 and q=90 (a phone's encoder), and Gaussian sigma 20
+            followed by JPEG q=75 (Pillow, 4:2:0). Ours is blind: it gets the file the user would
+            upload (PNG, or the JPEG) through lib.images.load_photo, as the pipeline does.
+            Baselines: OpenCV fastNlMeansDenoisingColored with h = hColor = 0.7*sigma, the TRUE
+            sigma on the Gaussian cases (an oracle it would not have in the product) and
+            0.7*estimate_sigma() otherwise; skimage wavelet (BayesShrink, soft, YCbCr, sigma
+            estimated), plain and with cycle spinning (16 shifts). PSNR and SSIM (skimage.metrics,
+            7x7 uniform window, colour) against the clean photo; targets: +1.5 dB over the best
+            baseline at sigma 25 and never below a photo's best baseline on noise + JPEG.
 Background  synthetic composites with a known alpha: a geometric shape (ellipse, rounded box, wavy
             blob, head-and-shoulders silhouette) rendered at 4x, filled with a crop of one photo,
             edge softened (Gaussian, 1 px), pasted on a different photo or texture. Ground truth =
@@ -59,16 +65,23 @@ from lib.heuristic_mask import detect_watermark as heuristic_detect  # noqa: E40
 THREADS = int(os.environ.get("IMGMEND_LOCAL_THREADS", "2"))
 cv2.setNumThreads(THREADS)
 
-DENOISE_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
+TUNING_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]  # the settings were fitted on these
+HELD_OUT_PHOTOS = ["china", "flower", "grace_hopper", "hubble_deep_field", "camera"]  # only ever scored
+PHOTO_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "photos")  # see its README.md
 WATERMARK_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
-TARGETS = {"denoise_db": 30.5, "denoise_s_mp": 2.0, "bg_iou": 0.90, "wm_db": 28.0, "det_p": 0.7, "det_r": 0.5}
+TARGETS = {"denoise_margin_db": 1.5, "bg_iou": 0.90, "wm_db": 28.0, "det_p": 0.7, "det_r": 0.5}
 
 
 # ---------- shared helpers ----------
 
 
 def photo(name):
-    image = getattr(skimage.data, name)()
+    path = os.path.join(PHOTO_FILES, name + ".jpg")
+    if os.path.exists(path):
+        with Image.open(path) as img:
+            image = np.asarray(img.convert("RGB"))
+    else:
+        image = getattr(skimage.data, name)()
     if image.ndim == 2:
         image = np.dstack([image] * 3)
     return np.ascontiguousarray(image[..., :3])
@@ -152,92 +165,150 @@ def verdict(ok):
 
 
 def noise_cases():
+    """(name, make(clean, rng) -> (noisy uint8, file bytes the engine is given), true sigma or None)."""
+
+    def as_png(noisy):
+        buf = io.BytesIO()
+        Image.fromarray(noisy).save(buf, "PNG", compress_level=1)
+        return noisy, buf.getvalue()
+
+    def as_jpeg(noisy, quality):
+        buf = io.BytesIO()
+        Image.fromarray(noisy).save(buf, "JPEG", quality=quality)  # Pillow's libjpeg, 4:2:0
+        data = buf.getvalue()
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), data
+
     def gaussian(sigma):
-        return lambda clean, rng: to_u8(clean + rng.normal(0, sigma, clean.shape)), sigma
+        return lambda clean, rng: as_png(to_u8(clean + rng.normal(0, sigma, clean.shape)))
 
     def poisson_gaussian(clean, rng):
         # Camera-like: 60 photo-electrons at full white (shot noise), read noise 3/255, per channel.
         photons = 60.0
-        x = clean / 255.0
-        y = rng.poisson(x * photons) / photons + rng.normal(0, 3 / 255, clean.shape)
+        y = rng.poisson(clean / 255.0 * photons) / photons + rng.normal(0, 3 / 255, clean.shape)
         return to_u8(y * 255)
 
-    def noisy_jpeg(clean, rng):
-        noisy = to_u8(clean + rng.normal(0, 20, clean.shape))
-        buf = io.BytesIO()
-        Image.fromarray(noisy).save(buf, "JPEG", quality=75)
-        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    def phone(quality):
+        # What a phone writes: sensor noise, then its JPEG encoder.
+        return lambda clean, rng: as_jpeg(poisson_gaussian(clean, rng), quality)
 
-    cases = [(f"gauss s={s}",) + gaussian(s) for s in (15, 25, 50)]
-    cases.append(("poisson-gauss", poisson_gaussian, None))
-    cases.append(("gauss20+jpeg75", noisy_jpeg, None))
+    def gauss_jpeg(clean, rng):
+        return as_jpeg(to_u8(clean + rng.normal(0, 20, clean.shape)), 75)
+
+    cases = [(f"gauss s={s}", gaussian(s), s) for s in (15, 25, 50)]
+    cases.append(("poisson-gauss", lambda clean, rng: as_png(poisson_gaussian(clean, rng)), None))
+    cases.append(("pg+jpeg75", phone(75), None))
+    cases.append(("pg+jpeg90", phone(90), None))
+    cases.append(("gauss20+jpeg75", gauss_jpeg, None))
     return cases
 
 
-def bench_denoise(engine, photos):
-    from skimage.restoration import denoise_wavelet, estimate_sigma
+JPEG_CASES = ("pg+jpeg75", "pg+jpeg90", "gauss20+jpeg75")
+BASELINES = ("NLM", "wavelet", "wavelet-cs")
 
-    print("\n== DENOISE ==  ours = LocalEngine().run('denoise') (blind); PSNR dB / SSIM vs the clean photo")
+
+def bench_denoise(engine, photo_sets):
+    from skimage.restoration import cycle_spin, denoise_wavelet, estimate_sigma
+
+    from lib import images
+
+    print("\n== DENOISE ==  ours = LocalEngine().run('denoise') on the decoded upload (blind; told the JPEG quality"
+          " the file's tables say, as the pipeline does); PSNR dB / SSIM vs the clean photo")
     print("NLM = cv2.fastNlMeansDenoisingColored(h = hColor = 0.7*sigma; true sigma on the Gaussian cases,"
           " estimate_sigma otherwise), 7/21 windows")
-    print("wavelet = skimage denoise_wavelet(BayesShrink, soft, YCbCr, sigma estimated, rescale_sigma)")
+    print("wavelet = skimage denoise_wavelet(BayesShrink, soft, YCbCr, sigma estimated, rescale_sigma);"
+          " wavelet-cs = the same with cycle spinning (cycle_spin, max_shifts 3: 16 shifts averaged)")
+    print("held-out photos: never used to set anything (bench/photos/README.md); tuning photos: the settings"
+          " were fitted on them")
 
-    def ours(noisy):
-        return np.asarray(engine.run("denoise", Image.fromarray(noisy), {}))
+    def wavelet(x):
+        return denoise_wavelet(x, channel_axis=-1, convert2ycbcr=True, method="BayesShrink", mode="soft",
+                               rescale_sigma=True)
 
-    ours(photo(photos[0]))  # warm-up: model loading is not timed
-    methods = ["noisy", "ours", "NLM", "wavelet"]
-    rows, results, seconds = [], {}, {m: [] for m in methods[1:]}
-    for ci, (case, make, sigma) in enumerate(noise_cases()):
-        for pi, name in enumerate(photos):
-            clean = photo(name)
-            noisy = make(clean.astype(np.float64), np.random.default_rng(1000 * ci + pi))
-            mp = clean.shape[0] * clean.shape[1] / 1e6
-            est = float(estimate_sigma(noisy, channel_axis=-1, average_sigmas=True))  # uint8 in, 0..255 units out
-            h = 0.7 * (sigma if sigma is not None else est)
-            outs = {"noisy": noisy}
-            outs["ours"], t = timed(lambda: ours(noisy))
-            seconds["ours"].append(t / mp)
-            outs["NLM"], t = timed(lambda: cv2.fastNlMeansDenoisingColored(noisy, None, h, h, 7, 21))
-            seconds["NLM"].append(t / mp)
-            wav, t = timed(lambda: denoise_wavelet(noisy, channel_axis=-1, convert2ycbcr=True, method="BayesShrink",
-                                                   mode="soft", rescale_sigma=True))
-            outs["wavelet"] = to_u8(wav * 255)
-            seconds["wavelet"].append(t / mp)
-            scores = {m: (psnr(clean, outs[m]), ssim(clean, outs[m])) for m in methods}
-            results[(case, name)] = scores
-            row = [case, name, est]
+    def ours(data, told=True):
+        upload = images.load_photo(data)
+        options = {"jpeg_quality": upload.jpeg_quality} if told else {}
+        return np.asarray(engine.run("denoise", upload.rgb(), options))
+
+    ours(noise_cases()[0][1](photo(photo_sets[0][1][0]).astype(np.float64), np.random.default_rng(0))[1])  # warm-up
+    methods = ["noisy", "ours", *BASELINES]
+    seconds = {m: [] for m in methods[1:]}
+    summary, untold = {}, {}
+    for set_name, photos in photo_sets:
+        rows, results = [], {}
+        for ci, (case, make, sigma) in enumerate(noise_cases()):
+            for pi, name in enumerate(photos):
+                clean = photo(name)
+                noisy, data = make(clean.astype(np.float64), np.random.default_rng(1000 * ci + pi))
+                mp = clean.shape[0] * clean.shape[1] / 1e6
+                est = float(estimate_sigma(noisy, channel_axis=-1, average_sigmas=True))  # 0..255 units
+                h = 0.7 * (sigma if sigma is not None else est)
+                outs = {"noisy": noisy}
+                outs["ours"], t = timed(lambda: ours(data))
+                seconds["ours"].append(t / mp)
+                outs["NLM"], t = timed(lambda: cv2.fastNlMeansDenoisingColored(noisy, None, h, h, 7, 21))
+                seconds["NLM"].append(t / mp)
+                wav, t = timed(lambda: wavelet(noisy))
+                outs["wavelet"] = to_u8(wav * 255)
+                seconds["wavelet"].append(t / mp)
+                wav, t = timed(lambda: cycle_spin(noisy / 255.0, func=wavelet, max_shifts=3, channel_axis=-1,
+                                                   workers=1))
+                outs["wavelet-cs"] = to_u8(wav * 255)
+                seconds["wavelet-cs"].append(t / mp)
+                scores = {m: (psnr(clean, outs[m]), ssim(clean, outs[m])) for m in methods}
+                results[(case, name)] = scores
+                if case in JPEG_CASES:  # what the JPEG-aware step adds: the same run, not told the quality
+                    untold[(set_name, case, name)] = (scores["ours"][0], psnr(clean, ours(data, told=False)))
+                row = [case, name, est]
+                for m in methods:
+                    row += list(scores[m])
+                rows.append(row)
+        headers = ["case", "photo", "est.s"]
+        formats = ["s", "s", ".1f"]
+        for m in methods:
+            headers += [f"{m} dB", "SSIM"]
+            formats += [".2f", ".3f"]
+        print(f"\n-- {set_name} photos: {', '.join(photos)}")
+        print("per photo:")
+        table(headers, rows, formats)
+        print("\nper case, mean over photos; margin = ours - best baseline (mean dB); worst = min over photos of"
+              " ours - that photo's best baseline")
+        srows = []
+        for case, _, _ in noise_cases():
+            row = [case]
             for m in methods:
-                row += list(scores[m])
-            rows.append(row)
-    headers = ["case", "photo", "est.s"]
-    formats = ["s", "s", ".1f"]
-    for m in methods:
-        headers += [f"{m} dB", "SSIM"]
-        formats += [".2f", ".3f"]
-    print("\nper photo:")
-    table(headers, rows, formats)
-
-    print("\nper case, over photos (mean | median):")
-    srows = []
-    for case, _, _ in noise_cases():
-        for stat, fn in (("mean", mean), ("median", median)):
-            row = [case, stat]
-            for m in methods:
-                row += [fn([results[(case, p)][m][0] for p in photos]), fn([results[(case, p)][m][1] for p in photos])]
+                row += [mean([results[(case, p)][m][0] for p in photos]), mean([results[(case, p)][m][1] for p in photos])]
+            best = max(mean([results[(case, p)][m][0] for p in photos]) for m in BASELINES)
+            worst = min(results[(case, p)]["ours"][0] - max(results[(case, p)][m][0] for m in BASELINES) for p in photos)
+            row += [row[3] - best, worst]
             srows.append(row)
-    table(["case", "stat"] + headers[3:], srows, ["s", "s"] + formats[3:])
+            summary[(set_name, case)] = (row[3] - best, worst)
+        table(["case"] + headers[3:] + ["margin", "worst"], srows, ["s"] + formats[3:] + ["+.2f", "+.2f"])
+
+    print("\nthe JPEG-aware step: ours told the upload's JPEG quality vs the same run not told (mean dB | worst photo)")
+    jrows = []
+    for set_name, photos in photo_sets:
+        for case in JPEG_CASES:
+            pairs = [untold[(set_name, case, p)] for p in photos]
+            jrows.append([set_name, case, mean([t for t, _ in pairs]), mean([u for _, u in pairs]),
+                          mean([t - u for t, u in pairs]), min(t - u for t, u in pairs)])
+    table(["photos", "case", "told dB", "not told dB", "gain", "worst"], jrows, ["s", "s", ".2f", ".2f", "+.2f", "+.2f"])
 
     print("\nspeed, s/MP over all runs (median | mean), threads =", THREADS)
     table(["method", "median s/MP", "mean s/MP"], [[m, median(seconds[m]), mean(seconds[m])] for m in methods[1:]],
           ["s", ".2f", ".2f"])
 
-    db25 = mean([results[("gauss s=25", p)]["ours"][0] for p in photos])
-    best_base = max(mean([results[("gauss s=25", p)][m][0] for p in photos]) for m in ("NLM", "wavelet"))
+    ok = True
+    for set_name, _ in photo_sets:
+        margin25 = summary[(set_name, "gauss s=25")][0]
+        jpeg_worst = min(summary[(set_name, c)][1] for c in JPEG_CASES)
+        good = margin25 >= TARGETS["denoise_margin_db"] and jpeg_worst >= 0
+        if set_name == photo_sets[0][0]:
+            ok = good
+        print(f"SUMMARY denoise ({set_name}): sigma 25 {margin25:+.2f} dB over the best baseline (target >= "
+              f"+{TARGETS['denoise_margin_db']}); noise + JPEG worst photo {jpeg_worst:+.2f} dB against its best"
+              f" baseline (target >= 0): {verdict(good)}")
     speed = median(seconds["ours"])
-    ok = db25 >= TARGETS["denoise_db"] and speed <= TARGETS["denoise_s_mp"]
-    print(f"\nSUMMARY denoise: sigma 25 mean PSNR {db25:.2f} dB (target >= {TARGETS['denoise_db']}; best baseline "
-          f"{best_base:.2f}) at {speed:.2f} s/MP median (target <= {TARGETS['denoise_s_mp']}): {verdict(ok)}")
+    print(f"SUMMARY denoise speed: {speed:.2f} s/MP median on these small photos (12 MP: bench/local_speed.py)")
     return ok
 
 
@@ -609,7 +680,8 @@ def main():
     start = time.perf_counter()
     outcome = {}
     if "denoise" in tools:
-        outcome["denoise"] = bench_denoise(engine, DENOISE_PHOTOS[:2] if args.quick else DENOISE_PHOTOS)
+        sets = [("held-out", HELD_OUT_PHOTOS), ("tuning", TUNING_PHOTOS)]
+        outcome["denoise"] = bench_denoise(engine, [(n, p[:2]) for n, p in sets] if args.quick else sets)
     if "background" in tools:
         outcome["background"] = bench_background(engine, args.quick)
     if "watermark" in tools:
