@@ -51,6 +51,7 @@ class Photo:
     image: Image.Image  # RGB, RGBA, L or LA — nothing else
     format: str  # the input's format (JPEG, PNG, WEBP, GIF, HEIF, AVIF)
     icc_profile: bytes | None  # kept only where it fits the image's colour space
+    jpeg_quality: int | None = None  # the input's JPEG quality as libjpeg would name it (denoise uses it)
 
     @property
     def has_alpha(self):
@@ -314,9 +315,33 @@ def load_photo(data):
     img, fmt = open_checked(data)
     _decode(img, InvalidImage, "image")
     icc = img.info.get("icc_profile")
+    quality = jpeg_quality(img) if fmt == "JPEG" else None
     img = _upright(img, fmt)
     img, icc = _to_working_mode(img, icc)
-    return Photo(image=_strip(img), format=fmt, icc_profile=icc)
+    return Photo(image=_strip(img), format=fmt, icc_profile=icc, jpeg_quality=quality)
+
+
+# The luminance table of the JPEG standard (Annex K), which libjpeg scales by its quality setting.
+_STANDARD_LUMA_SUM = sum((
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+))
+
+
+def jpeg_quality(img):
+    """The quality (1-100) a JPEG's luminance table corresponds to on libjpeg's scale, or None.
+
+    Cameras and phones write their own tables; the ratio of sums still says how coarsely the file
+    was quantised, which is what decides how much of the noise it turned into blocks.
+    """
+    tables = getattr(img, "quantization", None) or {}
+    luma = tables.get(0)
+    if not luma or len(luma) != 64:
+        return None
+    scale = 100.0 * sum(luma) / _STANDARD_LUMA_SUM  # libjpeg: 5000/q below 50, 200 - 2q above
+    quality = 5000.0 / scale if scale > 100 else (200.0 - scale) / 2
+    return int(round(min(100.0, max(1.0, quality))))
 
 
 def load_mask(data, size):

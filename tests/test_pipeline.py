@@ -322,3 +322,15 @@ def test_image_endpoints_do_not_import_stripe():
     code = "import api.denoise, api.remove_bg, api.remove_watermark, api.watermark_mask, api.config, sys; print('stripe' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("fmt,params,expected", [("JPEG", {"quality": 80}, 80), ("PNG", {}, None)], ids=["jpeg", "png"])
+def test_the_denoiser_is_told_the_uploads_jpeg_quality(api, monkeypatch, fmt, params, expected):
+    from lib.engines.local import LocalEngine
+
+    seen = []
+    monkeypatch.setattr(LocalEngine, "run", lambda self, tool, image, options=None: seen.append(
+        options.get("jpeg_quality", "absent")) or image)
+    response = post_image(api("denoise"), encode(photo("coffee", (160, 120)), fmt, **params))
+    assert response.status_code == 200
+    assert seen == [expected]

@@ -5,12 +5,15 @@ Small native skimage photos, no timing. Measured on this 2-core machine (thresho
     (asserted >= 0.95) - the other tests only look at box means, not at the cut line;
   denoise, Gaussian sigma 50 on chelsea: PSNR gain 13.8 dB (asserted >= 12) - the
     existing tests stop at sigma 25, and OIDN's input scale was tuned there;
+  denoise, Gaussian 20 + JPEG 75 on held-out photos: told the JPEG quality vs not, +2.5 dB on
+    flower and grace_hopper (asserted >= 1.5), -0.25 on china (asserted >= -0.5);
   remove_watermark, BLACK "SAMPLE" at 70 % with a 2 px generous mask on chelsea: inside the mark
     27.5 vs 19.9 dB, +7.6 dB over TELEA r=5 (asserted >= +5) - the existing tests cover white at 42 % only.
 """
 
 import cv2
 import numpy as np
+import pytest
 import skimage.data
 from PIL import Image, ImageDraw, ImageFont
 
@@ -70,3 +73,41 @@ def test_black_watermark_with_generous_mask_beats_telea():
     telea = cv2.inpaint(marked, mask, 5, cv2.INPAINT_TELEA)
     ours_db, telea_db = psnr(clean, out, truth), psnr(clean, telea, truth)
     assert ours_db >= telea_db + 5, (ours_db, telea_db)
+
+
+def _noisy_jpeg(clean, sigma, quality, seed):
+    import io
+
+    from lib import images
+
+    noisy = np.clip(clean + np.random.default_rng(seed).normal(0, sigma, clean.shape) + 0.5, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noisy).save(buf, "JPEG", quality=quality)
+    return images.load_photo(buf.getvalue())
+
+
+@pytest.mark.parametrize("name,floor", [("flower", 1.5), ("grace_hopper", 1.5), ("china", -0.5)])
+def test_denoise_removes_noise_a_jpeg_made_blocky(name, floor):
+    # Gaussian 20 then JPEG 75 on held-out photos (never used to fit the whitening): told the JPEG's
+    # quality, OIDN gains ~2.5 dB over the same run without it (flower, grace_hopper), which left the
+    # noise as texture; on china's dense texture it costs ~0.25 dB (guarded: at most 0.5).
+    from pathlib import Path
+
+    clean = np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
+    photo = _noisy_jpeg(clean, 20, 75, seed=3)
+    assert photo.jpeg_quality == 75
+    engine = LocalEngine()
+    told = psnr(clean, engine.run("denoise", photo.rgb(), {"jpeg_quality": photo.jpeg_quality}))
+    blind = psnr(clean, engine.run("denoise", photo.rgb(), {}))
+    assert told - blind >= floor, (told, blind)
+
+
+def test_denoise_leaves_a_clean_jpeg_alone():
+    # A clean JPEG at 75 shows almost no noise: nothing is added, so the result is the plain run's.
+    from lib.engines.local.denoise import whitening_sigma
+
+    clean = skimage.data.coffee()
+    photo = _noisy_jpeg(clean, 0, 75, seed=0)
+    assert whitening_sigma(np.asarray(photo.rgb()), photo.jpeg_quality) == 0
+    noisy = _noisy_jpeg(clean, 20, 75, seed=0)
+    assert whitening_sigma(np.asarray(noisy.rgb()), noisy.jpeg_quality) > 5

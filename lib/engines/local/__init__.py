@@ -48,7 +48,7 @@ class LocalEngine:
             with self.admission.slot():
                 image = image if image.mode == "RGB" else image.convert("RGB")
                 if tool == "denoise":
-                    return self._denoise(image)
+                    return self._denoise(image, options.get("jpeg_quality"))
                 if tool == "remove_bg":
                     return self._remove_bg(image)
                 from lib.engines.local.watermark_removal import remove_watermark
@@ -76,11 +76,11 @@ class LocalEngine:
         except Exception as exc:
             raise UpstreamError() from exc
 
-    def _denoise(self, image):
+    def _denoise(self, image, jpeg_quality=None):
         import numpy as np
         from PIL import Image
 
-        return Image.fromarray(self._model("denoise")(np.asarray(image)), "RGB")
+        return Image.fromarray(self._model("denoise")(np.asarray(image), jpeg_quality), "RGB")
 
     def _remove_bg(self, image):
         return self._model("remove_bg")(image)

@@ -12,6 +12,19 @@ _INPUT_SCALE = 0.35
 _SCRATCH_MB = 600
 _STRIP_PIXELS = 3_000_000
 _OVERLAP = 32  # rows shared by neighbouring strips, cross-faded so no seam shows
+# A JPEG at quality <= ~90 quantises away the finest noise and leaves blocky, correlated noise that
+# OIDN (trained on white render noise) keeps as texture: Gaussian 20 + JPEG 75 came out at 26.0 dB,
+# 2 dB under a plain wavelet. Fresh white noise (fixed seed), in proportion to the noise the photo
+# still shows, turns it back into noise OIDN removes. The gain per JPEG quality was fitted on the
+# tuning photos only (bench/quality.py's tuning set; the held-out photos never set it): Gaussian
+# 12/20 and Poisson-Gaussian noise, JPEG 75-90, gains 0-2.1 tried. Mean gain there: +3.6 / +2.7 dB
+# at q 75, +1.3 / +0.8 at 80, +0.1 to +0.7 at 85, +0.2 / +0.3 at 90, at worst -0.1 (q 90, sigma 12).
+# None at 95 and above (the noise is still white), and none where the JPEG has already thrown
+# nearly all of it away (noise left under 3, full from 5: more would only cost detail).
+_WHITEN_QUALITY = (75, 80, 85, 90, 95)
+_WHITEN_GAIN = (1.5, 0.7, 0.5, 0.4, 0.0)
+_WHITEN_MAX = 20.0  # 0..255
+_WHITEN_RAMP = (3.0, 5.0)  # noise left (0..255) below which none is added, above which all
 
 
 class Denoiser:
@@ -53,12 +66,22 @@ class Denoiser:
             flt.release()
         return output
 
-    def __call__(self, rgb):
-        """Denoised copy of an RGB uint8 array, same shape."""
+    def __call__(self, rgb, jpeg_quality=None):
+        """Denoised copy of an RGB uint8 array, same shape; `jpeg_quality` is the input's, if a JPEG."""
         height, width, _ = rgb.shape
+        whiten = whitening_sigma(rgb, jpeg_quality) / 255
+
+        def prepared(rows, top):
+            x = rgb[rows].astype(np.float32) / 255
+            if whiten:
+                noise = np.random.default_rng(top).standard_normal(x.shape, np.float32)
+                x += noise * np.float32(whiten)
+                np.clip(x, 0, 1, out=x)
+            return x
+
         cuts = _strip_cuts(height, width)
         if len(cuts) == 2:
-            return _to_uint8(self._run(rgb.astype(np.float32) / 255))
+            return _to_uint8(self._run(prepared(slice(None), 0)))
 
         out = np.empty_like(rgb)
         shared = 2 * _OVERLAP  # rows each pair of neighbouring strips both denoise
@@ -66,7 +89,7 @@ class Denoiser:
         tail = None  # the previous strip's shared rows, not yet written
         for top, bottom in zip(cuts, cuts[1:]):
             lo, hi = max(0, top - _OVERLAP), min(height, bottom + _OVERLAP)
-            result = self._run(rgb[lo:hi].astype(np.float32) / 255)
+            result = self._run(prepared(slice(lo, hi), lo))
             if tail is not None:
                 # Cross-fade the shared rows from the previous strip to this one: no seam.
                 result[:shared] = tail * (1 - ramp) + result[:shared] * ramp
@@ -76,6 +99,30 @@ class Denoiser:
             else:
                 out[lo:] = _to_uint8(result)
         return out
+
+
+def noise_sigma(rgb):
+    """The photo's noise (0..255): the finest diagonal Haar detail's median / 0.6745 per 32 px block,
+    the 25th percentile over blocks — texture raises a block's figure, so the smoother blocks speak."""
+    h, w = rgb.shape[0] // 32 * 32, rgb.shape[1] // 32 * 32
+    if not h or not w:
+        return 0.0
+    top = rgb[0:h:2, :w].astype(np.int16)
+    bottom = rgb[1:h:2, :w].astype(np.int16)
+    diagonal = np.abs(top[:, 0::2] - top[:, 1::2] - bottom[:, 0::2] + bottom[:, 1::2])  # 2x the Haar detail
+    blocks = diagonal.reshape(h // 32, 16, w // 32, 16, 3).transpose(0, 2, 1, 3, 4).reshape(-1, 16 * 16 * 3)
+    return float(np.percentile(np.median(blocks, axis=1), 25)) / 2 / 0.6745
+
+
+def whitening_sigma(rgb, jpeg_quality):
+    """How much white noise (0..255) to add before OIDN so that JPEG-blocked noise is removed."""
+    if jpeg_quality is None or jpeg_quality >= _WHITEN_QUALITY[-1]:
+        return 0.0
+    sigma = noise_sigma(rgb)
+    low, high = _WHITEN_RAMP
+    share = min(1.0, max(0.0, (sigma - low) / (high - low)))
+    gain = float(np.interp(jpeg_quality, _WHITEN_QUALITY, _WHITEN_GAIN))
+    return min(_WHITEN_MAX, share * gain * sigma)
 
 
 def _strip_cuts(height, width):
