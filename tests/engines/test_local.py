@@ -168,6 +168,20 @@ def test_denoise_strips_leave_no_seam(monkeypatch):
     assert np.abs(strips.astype(np.int16) - whole).mean(axis=(1, 2)).max() < 1.0
 
 
+@pytest.mark.parametrize("side,expected", [(512, "HIGH"), (2500, "FAST")], ids=["small-high", "6mp-fast"])
+def test_big_photos_get_the_fast_filter(monkeypatch, side, expected):
+    # HIGH takes 24 s for a 12 MP request on 2 cores; FAST 11 s for -0.14 dB (bench/local_speed.py).
+    import pyoidn
+
+    from lib.engines.local import denoise
+
+    seen = []
+    denoiser = denoise.Denoiser(threads=2)
+    monkeypatch.setattr(denoiser, "_run", lambda color, quality: seen.append(quality) or color)
+    denoiser(np.zeros((side, side, 3), np.uint8))
+    assert set(seen) == {getattr(pyoidn, f"OIDN_QUALITY_{expected}")}
+
+
 # ---------- watermark removal ----------
 
 
