@@ -124,7 +124,10 @@ def test_remove_bg_keeps_subject_drops_background(engine, name, subject, corners
     out = engine.run("remove_bg", image, {})
     assert out.mode == "RGBA" and out.size == image.size
     rgba = np.asarray(out)
-    assert np.array_equal(rgba[..., :3], np.asarray(image))  # colours untouched, only alpha added
+    # Colours change only where the cut-out is see-through (the subject's own colour estimated there).
+    settled = (rgba[..., 3] == 0) | (rgba[..., 3] == 255)
+    assert settled.mean() > 0.5
+    assert np.array_equal(rgba[..., :3][settled], np.asarray(image)[settled])
     alpha = rgba[..., 3].astype(np.float64) / 255
     h, w = alpha.shape
     top, bottom, left, right = subject
@@ -138,6 +141,27 @@ def test_remove_bg_keeps_subject_drops_background(engine, name, subject, corners
     }
     for corner in corners:
         assert boxes[corner].mean() <= 0.05, corner
+
+
+@pytest.mark.parametrize("width", [20, 3])
+def test_cutout_edges_take_the_subjects_colour_not_the_backgrounds(width):
+    # A red subject on green with a soft edge of `width` px: the photo's own edge pixels are half
+    # green; the cut-out's must be red (else a green halo shows on any new background).
+    from lib.engines.local.background import foreground
+
+    h, w = 120, 300
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, :150] = 1
+    alpha[:, 150 : 150 + width] = np.linspace(1, 0, width + 2, dtype=np.float32)[1:-1]
+    photo_rgb = np.zeros((h, w, 3), np.uint8)
+    photo_rgb[..., 0] = np.round(255 * alpha)
+    photo_rgb[..., 1] = np.round(255 * (1 - alpha))
+    out = foreground(photo_rgb, alpha)
+    band = (alpha > 0.05) & (alpha < 0.95)
+    assert photo_rgb[band][:, 1].mean() > 60
+    assert out[band][:, 1].mean() < 20 and out[band][:, 0].mean() > 230
+    see_through = (alpha > 1 / 255) & (alpha < 254 / 255)
+    assert (out[~see_through] == photo_rgb[~see_through]).all()  # opaque and empty pixels untouched
 
 
 # ---------- denoising ----------
