@@ -4,8 +4,8 @@ A mark of colour M and opacity a turns a photo pixel B into P = (1 − a)·B + a
 photo survives underneath and B = (P − a·M) / (1 − a) recovers it exactly, texture included, which
 inpainting (a guess from the surroundings) cannot. So: estimate M and a once for the whole mark;
 decide per pixel whether the mark covers it (masks drawn by people are generous; a pixel the
-inversion would push out of 0..255 cannot carry it); invert the blend there; inpaint only the
-anti-aliased rim. Opaque marks (nothing survives) fall back to plain inpainting, as does a mask
+inversion would push out of 0..255 cannot carry it); invert the blend there; on the anti-aliased
+rim invert with a per-pixel opacity where that is safe, inpaint elsewhere. Opaque marks (nothing survives) fall back to plain inpainting, as does a mask
 that shows no consistent overlay.
 Measured inside the mask on 5 skimage photos (centred / tiled white text at 42 %, black at 42 %,
 white at 60 %): mean gain over cv2.inpaint TELEA r=5 of +3.2 to +10.7 dB with the exact mask,
@@ -18,6 +18,7 @@ from PIL import Image
 
 _RADIUS = 5  # TELEA neighbourhood for plain inpainting (px)
 _RIM_RADIUS = 3  # TELEA neighbourhood for the thin rim left after inversion (px)
+_RIM_TRUST = (0.25, 0.5)  # rim opacity up to which its inversion is trusted fully, and past which not at all
 _MARGIN = 16  # context kept around each marked region (px)
 _FIT_PIXELS = 1_000_000  # the mark's colour and opacity are estimated on a copy this small
 _OPAQUE = 0.85  # at or above this opacity too little of the photo survives: inpaint only
@@ -168,7 +169,33 @@ def _repair(rgb, marks, colour, opacity):
     k3 = np.ones((3, 3), np.uint8)
     rim = marks & ((cv2.dilate(m8, k3) - cv2.erode(m8, k3)) > 0)
     if rim.any():
-        out = _inpaint(out, rim, _RIM_RADIUS)
+        out = _invert_rim(rgb, _inpaint(out, rim, _RIM_RADIUS), rim, colour, opacity)
+    return out
+
+
+def _invert_rim(rgb, painted, rim, colour, opacity):
+    """The rim with its photo recovered where it can be: a per-pixel opacity in [0, opacity].
+
+    The rim is anti-aliased: the mark covers each pixel partly, so the photo survives there too.
+    Against the inpainted guess of the background, each pixel says how much of the mark it carries;
+    inverting that keeps texture the inpainting smears, and leaves an unmarked pixel of a generous
+    mask as it was (opacity ~0). Inverting divides errors by 1 - alpha, so it is trusted fully up to
+    _RIM_TRUST[0] and not past _RIM_TRUST[1], the inpainted guess taking over in between. Fitted on
+    the tuning photos (bench/quality.py, text marks, user mask, inside the footprint): 24.89 ->
+    26.01 dB mean; by opacity 0.3: +2.6, 0.5: +0.5, 0.7: +0.2 dB.
+    """
+    ry, rx = np.nonzero(rim)
+    guess = painted[ry, rx].astype(np.float32)
+    pixel = rgb[ry, rx].astype(np.float32)
+    towards = colour - guess
+    norm = (towards * towards).sum(-1)
+    alpha = np.clip(((pixel - guess) * towards).sum(-1) / np.maximum(norm, 1.0), 0.0, opacity)
+    inverted = (pixel - alpha[:, None] * colour) / (1 - alpha[:, None])
+    full, none = _RIM_TRUST
+    weight = np.clip((none - alpha) / (none - full), 0, 1)
+    weight[norm <= 3 * 25**2] = 0  # the mark's colour must differ from the photo there to read alpha
+    out = painted.copy()
+    out[ry, rx] = np.clip(weight[:, None] * inverted + (1 - weight[:, None]) * guess + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
