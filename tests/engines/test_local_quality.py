@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
+from tests.support.marks import centred_layer, watermark
 
 
 def psnr(reference, test, where=None):
@@ -58,14 +59,8 @@ def test_denoise_gains_at_sigma_50():
 
 def test_black_watermark_with_generous_mask_beats_telea():
     clean = skimage.data.chelsea()
-    size = (clean.shape[1], clean.shape[0])
-    layer = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=int(size[0] * 0.16))
-    left, top, right, bottom = draw.textbbox((0, 0), "SAMPLE", font=font)
-    draw.text(((size[0] - right + left) // 2 - left, (size[1] - bottom + top) // 2 - top), "SAMPLE", fill=255, font=font)
-    cover = np.asarray(layer, np.float32)[..., None] / 255 * 0.7
-    marked = np.clip(clean * (1 - cover) + 0.5, 0, 255).astype(np.uint8)  # black at 70 %
+    layer = centred_layer((clean.shape[1], clean.shape[0]))
+    marked = np.asarray(watermark(clean, layer, 0.7, colour=(0, 0, 0)))  # black at 70 %
     truth = np.asarray(layer) > 0
     mask = (cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8)
 
@@ -123,14 +118,8 @@ def test_a_faint_marks_anti_aliased_rim_is_inverted_not_smeared(monkeypatch, nam
     from lib.engines.local import watermark_removal
 
     clean = np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
-    size = (clean.shape[1], clean.shape[0])
-    layer = Image.new("L", size, 0)
-    draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=int(size[0] * 0.16))
-    left, top, right, bottom = draw.textbbox((0, 0), "SAMPLE", font=font)
-    draw.text(((size[0] - right + left) // 2 - left, (size[1] - bottom + top) // 2 - top), "SAMPLE", fill=255, font=font)
-    cover = np.asarray(layer, np.float32)[..., None] / 255 * 0.3
-    marked = Image.fromarray(np.clip(clean * (1 - cover) + 255 * cover + 0.5, 0, 255).astype(np.uint8))
+    layer = centred_layer((clean.shape[1], clean.shape[0]))
+    marked = watermark(clean, layer, 0.3)  # white at 30 %
     truth = np.asarray(layer) > 0
     mask = Image.fromarray((cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8), "L")
 
