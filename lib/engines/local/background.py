@@ -127,13 +127,12 @@ def foreground(rgb, alpha):
     band = (alpha > 1 / 255) & (alpha < 254 / 255)
     if not band.any():
         return rgb
-    # Pass 1, wide: on a reduced copy (its means are smooth, so upsampling them later is exact enough).
+    # Pass 1, wide: its means on a reduced copy (they are smooth: upsampling them loses nothing).
     scale = max(1.0, max(width, height) / _WIDE_SIDE)
     low = (max(1, round(width / scale)), max(1, round(height / scale)))
     image_s = cv2.resize(rgb, low, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     alpha_s = cv2.resize(alpha, low, interpolation=cv2.INTER_AREA)[..., None]
-    wide_f, wide_b = _fuse(image_s, image_s, image_s, alpha_s, max(3, round(_WIDE_RADIUS / scale)))
-    wide = np.ascontiguousarray(np.dstack([wide_f, wide_b]))  # 6 planes: F then B, at the reduced size
+    wide = np.ascontiguousarray(np.dstack(_means(image_s, image_s, alpha_s, max(3, round(_WIDE_RADIUS / scale)))))
 
     # Pass 2, narrow, at full size strip by strip (with the box's margin) where the band is.
     out = rgb.copy()
@@ -153,25 +152,26 @@ def foreground(rgb, alpha):
                                borderMode=cv2.BORDER_REPLICATE)
         image = rgb[t0:t1, c0:c1].astype(np.float32) / 255
         a = alpha[t0:t1, c0:c1, None]
-        mean_f, mean_b = means[..., :3], means[..., 3:]
-        first = np.clip(mean_f + a * (image - a * mean_f - (1 - a) * mean_b), 0, 1)  # pass 1's estimate here
-        fg, _ = _fuse(image, first, mean_b, a, _NARROW_RADIUS)
+        wide_b = means[..., 3:]
+        first = _given_back(image, a, means[..., :3], wide_b)  # pass 1's estimate
+        fg = _given_back(image, a, *_means(first, wide_b, a, _NARROW_RADIUS))
         where = band[y0:y1, c0:c1]
         target = out[y0:y1, c0:c1]
         target[where] = np.clip(fg[y0 - t0 : y1 - t0][where] * 255 + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
-def _fuse(image, fg, bg, alpha, radius):
-    """One blur-fusion step: (foreground estimate, local background mean), float32 0..1."""
+def _means(fg, bg, alpha, radius):
+    """Blur fusion's local means of subject and background colour, weighted by alpha (float32 0..1)."""
     window = (2 * radius + 1,) * 2
 
     def box(x):
         return cv2.blur(x, window, borderType=cv2.BORDER_REFLECT)
 
-    a2 = alpha[..., 0]
-    mean_a = box(a2)[..., None]
-    mean_f = box(fg * alpha) / (mean_a + 1e-5)
-    mean_b = box(bg * (1 - alpha)) / ((1 - mean_a) + 1e-5)
-    estimate = np.clip(mean_f + alpha * (image - alpha * mean_f - (1 - alpha) * mean_b), 0, 1)
-    return estimate, mean_b
+    mean_a = box(alpha[..., 0])[..., None]
+    return box(fg * alpha) / (mean_a + 1e-5), box(bg * (1 - alpha)) / ((1 - mean_a) + 1e-5)
+
+
+def _given_back(image, alpha, mean_f, mean_b):
+    """The subject's local mean plus what of the pixel neither mean explains: I - a*F - (1-a)*B."""
+    return np.clip(mean_f + alpha * (image - alpha * mean_f - (1 - alpha) * mean_b), 0, 1)
