@@ -38,14 +38,16 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def timed(fn):
+    """Seconds one call of fn() takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def median_seconds(fn, runs):
     """Median wall time of `runs` calls of fn()."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timed(fn) for _ in range(runs))
 
 
 def test_image(size):
@@ -119,13 +121,6 @@ def main():
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 
-def timed(fn):
-    """Seconds one call of fn() takes."""
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def bench_requests(args):
     """Whole requests through the api/ WSGI apps on the local engine: median seconds and peak RSS."""
     import importlib
@@ -171,7 +166,7 @@ def bench_requests(args):
                 # The baseline, in the same run: the HIGH filter that served every size before.
                 fast_from, denoise._FAST_FROM_PIXELS = denoise._FAST_FROM_PIXELS, 1 << 62
                 try:
-                    high = statistics.median(timed(post) for _ in range(args.runs))
+                    high = median_seconds(post, args.runs)
                 finally:
                     denoise._FAST_FROM_PIXELS = fast_from
                 line += f"  (HIGH filter: {high:.1f} s, x{seconds / high:.2f})"
