@@ -4,7 +4,8 @@
 
 (() => {
   const app = window.imgmend;
-  const badge = document.getElementById("pro-badge");
+  app.$ = (id) => document.getElementById(id); // every page script's element lookup
+  const badge = app.$("pro-badge");
   const show = () => { if (badge) badge.hidden = !app.pro.token(); };
   document.addEventListener("imgmend:pro", show);
   show();

@@ -5,7 +5,7 @@
   const app = window.imgmend;
 
   app.mount("batch", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const section = $("batch");
     if (!section) return null;
     const list = $("batch-list");

@@ -6,7 +6,7 @@
   const app = window.imgmend;
 
   app.mount("compare", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const box = $("compare");
     if (!box) return null;
     const slider = $("slider");

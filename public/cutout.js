@@ -9,7 +9,7 @@
   const VIEW_SIDE = 1600; // the editor's and the comparison's canvases, at most
 
   app.mount("cutout", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const view = $("cut-canvas");
     if (!view) return null;
     const shown = $("after-canvas");

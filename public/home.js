@@ -7,7 +7,7 @@
   const app = window.imgmend;
 
   app.mount("home", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const start = $("start");
     if (!start) return null;
     const which = $("which");

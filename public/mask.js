@@ -8,7 +8,7 @@
   const HISTORY = 20;
 
   app.mount("mask", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const view = $("wm-canvas");
     if (!view) return null;
     const ctx = view.getContext("2d");

@@ -4,7 +4,7 @@
 
 (() => {
   const app = window.imgmend;
-  const $ = (id) => document.getElementById(id);
+  const { $ } = app;
   const buy = $("buy");
 
   function fail(el, error) {

@@ -8,7 +8,7 @@
   const STAGES = ["upload", "process", "download"];
 
   app.mount("progress", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const box = $("progress");
     if (!box) return null;
     const text = $("progress-text");

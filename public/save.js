@@ -26,7 +26,7 @@
   }
 
   app.mount("save", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const select = $("format");
     const link = $("download");
     if (!select || !link) return null;

@@ -6,7 +6,7 @@
   const app = window.imgmend;
 
   app.mount("strength", () => {
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const input = $("strength");
     if (!input) return null;
     const output = $("strength-value");

@@ -33,7 +33,7 @@
     const fresh = doc.getElementById("main");
     if (!fresh) { location.assign(path); return; }
     app.unmountAll();
-    document.getElementById("main").replaceWith(document.adoptNode(fresh));
+    app.$("main").replaceWith(document.adoptNode(fresh));
     const title = doc.querySelector("title");
     document.querySelector("title").dataset.i18n = title.dataset.i18n;
     const description = doc.querySelector("meta[name=description]");
@@ -53,7 +53,7 @@
     app.apply();
     if (app.beacon) app.beacon(path);
     if (file && app.toolKit) app.toolKit.take(file);
-    else document.getElementById("main").focus();
+    else app.$("main").focus();
   };
 
   window.addEventListener("popstate", () => { if (swapped) location.reload(); });

@@ -8,7 +8,7 @@
 
   app.mount("tool", (main) => {
     if (!main || !main.dataset.tool) return null;
-    const $ = (id) => document.getElementById(id);
+    const { $ } = app;
     const tool = main.dataset.tool; // the tool's id and download suffix come from lib/catalog.py via the page
     const suffix = main.dataset.suffix;
     const els = {};

@@ -6,7 +6,7 @@
   const params = new URLSearchParams(location.search);
   const sessionId = params.get("session_id");
   if (!sessionId) return;
-  const $ = (id) => document.getElementById(id);
+  const { $ } = app;
   const status = $("welcome-status");
   $("pro-welcome").hidden = false;
 
