@@ -11,9 +11,6 @@ commandstats, scripts' and MULTI/EXEC's included), not ours.
 import io
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,38 +18,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
 import responses  # noqa: E402
 from werkzeug.test import Client  # noqa: E402
 
 from tests.support.fake_stripe import FakeStripe, event_json, post_event  # noqa: E402
 from tests.support.images import encode, photo  # noqa: E402
+from tests.support.stores import start_redis  # noqa: E402
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
 ATTACKER = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Origin": "https://evil.example"}
 WEBHOOK_SECRET = "whsec_bench_abuse"
 JPEG = encode(photo("chelsea", (64, 48)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis():
-    port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            return proc, client, f"redis://127.0.0.1:{port}/0"
-        except redis.ConnectionError:
-            time.sleep(0.025)
-    raise SystemExit("redis-server did not start")
 
 
 def app(name):
@@ -94,7 +71,8 @@ def main():
     import logging
 
     logging.disable(logging.WARNING)  # one line per request otherwise; the figures are the output
-    proc, client, url = start_redis()
+    proc, client, port = start_redis()
+    url = f"redis://127.0.0.1:{port}/0"
     os.environ.update(IMGMEND_ENGINE="local", IMGMEND_SECRET="bench-abuse-secret", REDIS_URL=url,
                       FREE_DAILY_LIMIT="5", RATE_LIMIT_PER_MINUTE="1000", PUBLIC_BASE_URL="https://imgmend.example",
                       STRIPE_SECRET_KEY="sk_test_bench", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,

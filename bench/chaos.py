@@ -25,7 +25,6 @@ import io
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,12 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import redis  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.servers import ServerProcess, free_port  # noqa: E402
+from bench.servers import ServerProcess  # noqa: E402
 from lib import config  # noqa: E402
 from tests.support.fake_replicate import FakeReplicate, fixed_timings  # noqa: E402
+from tests.support.env import free_port  # noqa: E402
+from tests.support.stores import start_redis  # noqa: E402
 
 SECRET = "chaos-bench-secret"
 DEADLINE_S = config.REPLICATE_DEADLINE_S
@@ -73,27 +73,16 @@ class Redis:
     """redis-server on a loopback port with an append-only file, stoppable and restartable."""
 
     def __init__(self):
-        binary = shutil.which("redis-server")
-        if not binary:
-            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
         self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-                     "--appendonly", "yes", "--appendfsync", "always"]
         self.proc = None
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise SystemExit("redis-server did not start")
+        # The append-only file keeps what was counted across the outage, as a managed Redis would.
+        self.proc, _, _ = start_redis("--dir", self.dir, "--appendonly", "yes", "--appendfsync", "always",
+                                      port=self.port)
 
     def stop(self):
         self.proc.terminate()

@@ -1,7 +1,6 @@
 """The server under test as a subprocess on a free loopback port: started, drained, awaited, stopped."""
 
 import collections
-import socket
 import subprocess
 import threading
 import time
@@ -10,14 +9,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.support.env import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    """A free TCP port on 127.0.0.1 (bound and released: the server binds it right after)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerProcess:

@@ -2,16 +2,15 @@
 
 import importlib
 import shutil
-import subprocess
-import time
 
 import pytest
 from werkzeug.test import Client
 
 from lib import config, engines, quota
-from tests.support.env import free_port, need
+from tests.support.env import need
 from tests.support.fake_replicate import FakeReplicate
 from tests.support.images import encode, photo
+from tests.support.stores import start_redis
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
@@ -48,23 +47,9 @@ def small_jpeg():
 @pytest.fixture(scope="session")
 def redis_server():
     """A real redis-server on a loopback port for the session; yields its URL."""
-    binary = shutil.which("redis-server")
-    if not binary:
+    if not shutil.which("redis-server"):
         need("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    proc, client, port = start_redis()
     yield {"url": f"redis://127.0.0.1:{port}/0", "client": client, "port": port}
     proc.terminate()
     proc.wait(timeout=10)

@@ -11,20 +11,18 @@ unreachable during verify_pro and the webhook: 503, so Stripe retries the delive
 import io
 import json
 import shutil
-import socket
-import subprocess
 import threading
-import time
 
 import pytest
 from PIL import Image
 
 from lib import config, engines, quota
 from lib.engines.replicate import ReplicateEngine
-from tests.support.env import need
+from tests.support.env import free_port, need
 from tests.support.images import encode, photo
 from tests.support.fake_stripe import FakeStripe, event_json, post_event, serving
 from tests.support.fake_replicate import MODEL_ERROR
+from tests.support.stores import start_redis
 
 JPEG = encode(photo("chelsea", (80, 60)))
 MASK = encode(Image.new("L", (80, 60), 255), "PNG")
@@ -150,30 +148,12 @@ def test_create_hanging_past_the_deadline_is_504_and_the_upload_deleted(api, on_
 # --- Redis down: counted in the instance's memory ---------------------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def own_redis(monkeypatch):
     """A redis-server of this test's own (the session one must stay up); yields a stop() function."""
-    binary = shutil.which("redis-server")
-    if not binary:
+    if not shutil.which("redis-server"):
         need("redis-server is not installed (apt-get install redis-server)")
-    import redis
-
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.025)
+    proc, _, port = start_redis()
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
     monkeypatch.setenv("FREE_DAILY_LIMIT", str(LIMIT))
     quota.reset()
@@ -296,7 +276,7 @@ def test_a_webhook_failed_by_stripe_succeeds_when_stripe_redelivers(api, stripe_
 
 @pytest.mark.parametrize("call", [verify_key, deliver], ids=["verify", "webhook"])
 def test_stripe_unreachable_is_503(api, stripe_fake, monkeypatch, call):
-    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{_free_port()}")  # nothing listens
+    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")  # nothing listens
     response = call(api, stripe_fake)
     assert (response.status_code, response.get_json()["error"]["code"]) == (503, "upstream_unavailable")
     assert stripe_fake.customer not in response.get_data(as_text=True)

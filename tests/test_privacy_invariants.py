@@ -32,6 +32,7 @@ from werkzeug.test import encode_multipart
 
 from lib import config, engines
 from lib.engines.replicate import ReplicateEngine
+from tests.support.env import free_port
 from tests.support.images import avif, encode, heic, photo
 from tests.support.fake_stripe import FakeStripe, fixture, serving
 
@@ -438,12 +439,6 @@ def test_no_image_bytes_or_secrets_in_any_log(api, engine, stripe_fake, monkeypa
 # --- (c) the upload is deleted when the browser goes away -----------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(condition, limit_s, what):
     """Poll `condition` until true; fail (not skip) after limit_s, a bound, not a timing claim."""
     end = time.monotonic() + limit_s
@@ -456,7 +451,7 @@ def _wait_for(condition, limit_s, what):
 @pytest.fixture
 def devserver(replicate_env):
     """`python -m dev` in a subprocess on the fake Replicate; yields (port, stderr reader)."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
