@@ -194,7 +194,7 @@ def test_denoise_strips_leave_no_seam(monkeypatch):
 
 @pytest.mark.parametrize("side,expected", [(512, "HIGH"), (2500, "FAST")], ids=["small-high", "6mp-fast"])
 def test_big_photos_get_the_fast_filter(monkeypatch, side, expected):
-    # HIGH takes 24 s for a 12 MP request on 2 cores; FAST 11 s for -0.14 dB (bench/local_speed.py).
+    # A 12 MP request on 2 cores: OIDN HIGH 24 s, FAST 11 s for -0.14 dB (bench/local_speed.py; 14 s with the Wiener pass).
     import pyoidn
 
     from lib.engines.local import denoise
