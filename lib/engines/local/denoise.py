@@ -18,6 +18,10 @@ _STRIP_PIXELS = 3_000_000
 # the wait is long, get FAST; smaller ones, which take a few seconds either way, HIGH.
 _FAST_FROM_PIXELS = 6_000_000
 _OVERLAP = 32  # rows shared by neighbouring strips, cross-faded so no seam shows
+# OIDN darkens the pixels at a photo's corners (a flat photo of any size came back up to 37 levels
+# darker in about 16 of them; a 1x1 at a third of its value), so every photo is mirrored out by
+# this many pixels on each side first and cut back out after (+1.5 % pixels at 12 MP).
+_EDGE = 16
 # A JPEG at quality <= ~90 quantises away the finest noise and leaves blocky, correlated noise that
 # OIDN (trained on white render noise) keeps as texture: Gaussian 20 + JPEG 75 came out at 26.0 dB,
 # 2 dB under a plain wavelet. Fresh white noise (fixed seed), in proportion to the noise the photo
@@ -104,9 +108,15 @@ class Denoiser:
 
     def _oidn_pass(self, rgb, whiten):
         """OIDN's estimate (uint8), strip by strip, with `whiten` (0..255) white noise added first."""
+        rows, cols = rgb.shape[:2]
+        fast = rows * cols >= _FAST_FROM_PIXELS
+        rgb = np.pad(rgb, ((_EDGE, _EDGE), (_EDGE, _EDGE), (0, 0)), mode="symmetric")
+        return self._strips(rgb, whiten, fast)[_EDGE : _EDGE + rows, _EDGE : _EDGE + cols]
+
+    def _strips(self, rgb, whiten, fast):
+        """OIDN over a (padded) photo, in strips of about _STRIP_PIXELS cross-faded into each other."""
         height, width, _ = rgb.shape
         whiten = whiten / 255
-        fast = height * width >= _FAST_FROM_PIXELS
         quality = self._oidn.OIDN_QUALITY_FAST if fast else self._oidn.OIDN_QUALITY_HIGH
 
         def prepared(rows, top):
