@@ -45,10 +45,19 @@ def test_nothing_to_filter_returns_the_pilot(sigma, shape):
     np.testing.assert_allclose(wiener.refine(noisy, pilot, sigma), pilot, atol=1e-3)
 
 
-def test_luminance_only_keeps_the_pilots_colour(clean_and_noisy):
-    clean, noisy = clean_and_noisy
+@pytest.mark.parametrize("plan,rows", [(((8, 4),), 192), (wiener.PLAN, 12)],
+                         ids=["luminance-only-plan", "too-short-for-the-colour-blocks"])
+def test_unfiltered_channels_keep_the_pilots_colour(clean_and_noisy, plan, rows):
+    clean, noisy = clean_and_noisy[0][:rows], clean_and_noisy[1][:rows]
     pilot = (clean * 0.9).astype(np.uint8)
-    out = wiener.refine(noisy, pilot, 20.0, stride=4, channels=1)
+    out = wiener.refine(noisy, pilot, 20.0, plan)
     chroma = wiener._OPPONENT[1:].T
     np.testing.assert_allclose(out @ chroma, pilot.astype(np.float32) @ chroma, atol=1e-2)
     assert not np.allclose(out @ wiener._OPPONENT[0], pilot.astype(np.float32) @ wiener._OPPONENT[0], atol=1)
+
+
+def test_the_colour_axes_are_filtered_too(clean_and_noisy):
+    clean, noisy = clean_and_noisy
+    out = wiener.refine(noisy, clean, 20.0)
+    for axis in wiener._OPPONENT[1:]:
+        assert not np.allclose(out @ axis, clean.astype(np.float32) @ axis, atol=1)

@@ -1,4 +1,4 @@
-"""Second denoising pass: an empirical Wiener filter in a sliding 8x8 DCT, guided by a first estimate.
+"""Second denoising pass: an empirical Wiener filter in a sliding DCT, guided by a first estimate.
 
 This is BM3D's second step without the block matching (Dabov et al., 2007): where the first
 estimate (OIDN's output) has energy in a DCT coefficient, the noisy photo's own coefficient is kept,
@@ -7,9 +7,14 @@ back texture the network smoothed away and takes out what it invented. Colour is
 orthonormal opponent space, where white noise stays white with the same sigma in each channel.
 """
 
+import functools
+
 import numpy as np
 
-_BLOCK = 8
+# (block, stride) per opponent channel: luminance in 8 px blocks every 2 px; the two colour axes,
+# smoother, in 16 px blocks every 4 px (+0.05 to +0.11 dB over 8 px blocks on the tuning photos,
+# Gaussian 15/25, Poisson-Gaussian and noise + JPEG; at worst -0.01 on one photo).
+PLAN = ((8, 2), (16, 4), (16, 4))
 _ROWS_PER_CHUNK = 16  # block rows filtered at once: keeps the working arrays in cache (2x faster at 0.3 MP)
 # Orthonormal luminance / red-blue / green-magenta axes (rows have unit length and are orthogonal).
 _OPPONENT = (np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]]) / np.sqrt([[3], [2], [6]])).astype(np.float32)
@@ -22,21 +27,25 @@ def _dct_matrix(n):
     return d
 
 
-# vec(D @ B @ D.T) == _KRON @ vec(B) for a row-major 8x8 block B: one matrix product per chunk of blocks.
-_KRON = np.kron(_dct_matrix(_BLOCK), _dct_matrix(_BLOCK)).astype(np.float32)
+@functools.lru_cache(maxsize=None)
+def _kron(b):
+    """vec(D @ B @ D.T) == _kron(b) @ vec(B) for a row-major b x b block B: one matrix product per chunk."""
+    return np.kron(_dct_matrix(b), _dct_matrix(b)).astype(np.float32)
 
 
-def refine(noisy, pilot, sigma, stride=2, channels=3):
+def refine(noisy, pilot, sigma, plan=PLAN):
     """Wiener-filtered float32 (h, w, 3) copy of `noisy` (0..255) steered by `pilot`, for white noise `sigma`;
-    `channels` = 1 filters the luminance only (a third of the time) and keeps the pilot's colour."""
-    b, s = _BLOCK, stride
+    `plan` gives (block, stride) for the first len(plan) opponent channels, the others keep the pilot's."""
     height, width = noisy.shape[:2]
-    nh, nw = (height - b) // s + 1, (width - b) // s + 1
     result = pilot.astype(np.float32)
-    if sigma <= 0 or nh < 1 or nw < 1:
+    if sigma <= 0:
         return result
     variance = np.float32(sigma) ** 2
-    for c in range(channels):
+    for c, (b, s) in enumerate(plan):
+        nh, nw = (height - b) // s + 1, (width - b) // s + 1
+        if nh < 1 or nw < 1:
+            continue
+        kron = _kron(b)
         axis = _OPPONENT[c]
         noisy_c = _along(noisy, axis)
         pilot_c = _along(result, axis)
@@ -46,14 +55,14 @@ def refine(noisy, pilot, sigma, stride=2, channels=3):
         weights = np.zeros((height, width), np.float32)
         for top in range(0, nh, _ROWS_PER_CHUNK):
             rows = slice(top, min(nh, top + _ROWS_PER_CHUNK))
-            coeffs = np.ascontiguousarray(noisy_blocks[rows]).reshape(-1, b * b) @ _KRON.T
-            energy = np.ascontiguousarray(pilot_blocks[rows]).reshape(-1, b * b) @ _KRON.T
+            coeffs = np.ascontiguousarray(noisy_blocks[rows]).reshape(-1, b * b) @ kron.T
+            energy = np.ascontiguousarray(pilot_blocks[rows]).reshape(-1, b * b) @ kron.T
             energy *= energy
             gain = energy / (energy + variance)
             # BM3D's aggregation weight: blocks that keep less noise count for more.
             weight = 1.0 / (variance * np.einsum("ij,ij->i", gain, gain) + np.float32(1e-6))
             coeffs *= gain
-            estimate = (coeffs @ _KRON) * weight[:, None]
+            estimate = (coeffs @ kron) * weight[:, None]
             n_rows = rows.stop - rows.start
             _overlap_add(total, weights, estimate.reshape(n_rows, nw, b, b), weight.reshape(n_rows, nw), top * s, s)
         # The axes are orthonormal, so a change along one is that change times the axis in RGB. A border
@@ -64,14 +73,6 @@ def refine(noisy, pilot, sigma, stride=2, channels=3):
         for k in range(3):  # in place, channel by channel: no second full-size float copy
             result[..., k] += change * axis[k]
     return result
-
-
-def _along(rgb, axis):
-    """float32 (h, w) projection of an (h, w, 3) array on one opponent axis, one channel at a time."""
-    out = rgb[..., 0] * axis[0]
-    out += rgb[..., 1] * axis[1]
-    out += rgb[..., 2] * axis[2]
-    return out
 
 
 def _overlap_add(total, weights, blocks, weight, y0, s):
@@ -93,3 +94,11 @@ def _overlap_add(total, weights, blocks, weight, y0, s):
         for dx in range(b):
             total[y0 + dy : y0 + dy + s * rows : s, dx : dx + s * cols : s] += blocks[:, :, dy, dx]
             weights[y0 + dy : y0 + dy + s * rows : s, dx : dx + s * cols : s] += weight
+
+
+def _along(rgb, axis):
+    """float32 (h, w) projection of an (h, w, 3) array on one opponent axis, one channel at a time."""
+    out = rgb[..., 0] * axis[0]
+    out += rgb[..., 1] * axis[1]
+    out += rgb[..., 2] * axis[2]
+    return out
