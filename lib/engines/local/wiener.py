@@ -27,7 +27,7 @@ def _dct_matrix(n):
     return d
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kron(b):
     """vec(D @ B @ D.T) == _kron(b) @ vec(B) for a row-major b x b block B: one matrix product per chunk."""
     return np.kron(_dct_matrix(b), _dct_matrix(b)).astype(np.float32)
