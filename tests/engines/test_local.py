@@ -27,6 +27,7 @@ from PIL import Image
 from lib.engines.local import LocalEngine
 from lib.errors import InvalidRequest, UpstreamError
 from lib.heuristic_mask import detect_watermark
+from tests.support.images import psnr
 from tests.support.marks import centred_layer, precision_recall, tiled_layer, watermark
 
 
@@ -39,14 +40,6 @@ def photo(name, width=None):
     if width:
         image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
     return image
-
-
-def psnr(reference, test, where=None):
-    """PSNR in dB between two uint8 arrays, optionally inside a boolean mask."""
-    err = (np.asarray(reference, np.float64) - np.asarray(test, np.float64)) ** 2
-    if where is not None:
-        err = err[where]
-    return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
 
 
 @pytest.fixture(scope="module")

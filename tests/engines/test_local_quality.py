@@ -20,14 +20,8 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
+from tests.support.images import psnr
 from tests.support.marks import centred_layer, watermark
-
-
-def psnr(reference, test, where=None):
-    err = (np.asarray(reference, np.float64) - np.asarray(test, np.float64)) ** 2
-    if where is not None:
-        err = err[where]
-    return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
 
 
 def test_remove_bg_iou_on_a_composite_with_known_alpha():

@@ -5,11 +5,7 @@ import pytest
 import skimage.data
 
 from lib.engines.local import wiener
-
-
-def psnr(reference, test):
-    err = (np.asarray(reference, np.float64) - np.asarray(test, np.float64)) ** 2
-    return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
+from tests.support.images import psnr
 
 
 @pytest.fixture(scope="module")

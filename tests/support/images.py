@@ -41,6 +41,14 @@ def xmp_with_gps():
             b' exif:GPSLongitude="13,24.6E"/></rdf:RDF></x:xmpmeta>')
 
 
+def psnr(reference, test, where=None):
+    """PSNR in dB between two uint8 images (arrays or PIL), optionally inside a boolean mask."""
+    err = (np.asarray(reference, np.float64) - np.asarray(test, np.float64)) ** 2
+    if where is not None:
+        err = err[where]
+    return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
+
+
 def photo(name="chelsea", size=None):
     """A real photo shipped inside scikit-image, as an RGB Pillow image."""
     from skimage import data
