@@ -91,12 +91,12 @@ class Denoiser:
     def __call__(self, rgb, jpeg_quality=None):
         """Denoised copy of an RGB uint8 array, same shape; `jpeg_quality` is the input's, if a JPEG."""
         sigma = noise_sigma(rgb)
-        pilot = self._oidn_pass(rgb, whitening_sigma(rgb, jpeg_quality, sigma))
+        big = rgb.shape[0] * rgb.shape[1] >= _FAST_FROM_PIXELS  # FAST filter, luminance-only pass
+        pilot = self._oidn_pass(rgb, whitening_sigma(rgb, jpeg_quality, sigma), big)
         share = float(np.interp(sigma, _REFINE_FADE, (1.0, 0.0)))
         if not share:
             return pilot
         told = sigma * (1.0 if jpeg_quality is None else float(np.interp(jpeg_quality, _REFINE_QUALITY, _REFINE_SCALE)))
-        big = rgb.shape[0] * rgb.shape[1] >= _FAST_FROM_PIXELS
         refined = wiener.refine(rgb, pilot, told, _REFINE_BIG if big else wiener.PLAN)
         if share < 1.0:
             refined -= pilot
@@ -105,10 +105,10 @@ class Denoiser:
         refined += np.float32(0.5)
         return np.clip(refined, 0, 255, out=refined).astype(np.uint8)
 
-    def _oidn_pass(self, rgb, whiten):
-        """OIDN's estimate (uint8), strip by strip, with `whiten` (0..255) white noise added first."""
+    def _oidn_pass(self, rgb, whiten, fast):
+        """OIDN's estimate (uint8), strip by strip, with `whiten` (0..255) white noise added first and
+        the FAST filter if `fast`."""
         rows, cols = rgb.shape[:2]
-        fast = rows * cols >= _FAST_FROM_PIXELS
         rgb = np.pad(rgb, ((_EDGE, _EDGE), (_EDGE, _EDGE), (0, 0)), mode="symmetric")
         return self._strips(rgb, whiten, fast)[_EDGE : _EDGE + rows, _EDGE : _EDGE + cols]
 
