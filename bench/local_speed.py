@@ -164,7 +164,7 @@ def bench_requests(args):
                     f" {peak_rss_mb():12.0f}")
             if tool == "denoise" and size[0] * size[1] >= denoise._FAST_FROM_PIXELS:
                 # The baseline, in the same run: the small-photo settings (OIDN HIGH, then the Wiener
-                # pass at stride 2 on every channel) that big photos would get without their own.
+                # pass's full plan, wiener.PLAN, on every channel) that big photos would get without their own.
                 fast_from, denoise._FAST_FROM_PIXELS = denoise._FAST_FROM_PIXELS, 1 << 62
                 try:
                     high = median_seconds(post, args.runs)

@@ -20,7 +20,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
-from tests.support.images import psnr
+from tests.support.images import encode, psnr
 from tests.support.marks import centred_layer, watermark
 
 
@@ -67,14 +67,10 @@ def test_black_watermark_with_generous_mask_beats_telea():
 
 
 def _noisy_jpeg(clean, sigma, quality, seed):
-    import io
-
     from lib import images
 
     noisy = np.clip(clean + np.random.default_rng(seed).normal(0, sigma, clean.shape) + 0.5, 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(noisy).save(buf, "JPEG", quality=quality)
-    return images.load_photo(buf.getvalue())
+    return images.load_photo(encode(Image.fromarray(noisy), "JPEG", quality=quality))
 
 
 @pytest.mark.parametrize("name,floor", [("flower", 1.5), ("grace_hopper", 1.5), ("china", -0.5)])
