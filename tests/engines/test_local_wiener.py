@@ -57,3 +57,9 @@ def test_the_colour_axes_are_filtered_too(clean_and_noisy):
     out = wiener.refine(noisy, clean, 20.0)
     for axis in wiener._OPPONENT[1:]:
         assert not np.allclose(out @ axis, clean.astype(np.float32) @ axis, atol=1)
+
+
+def test_a_stride_must_divide_its_block(clean_and_noisy):
+    clean, noisy = clean_and_noisy
+    with pytest.raises(ValueError):
+        wiener.refine(noisy, clean, 20.0, ((8, 3),))

@@ -35,7 +35,10 @@ def _kron(b):
 
 def refine(noisy, pilot, sigma, plan=PLAN):
     """Wiener-filtered float32 (h, w, 3) copy of `noisy` (0..255) steered by `pilot`, for white noise `sigma`;
-    `plan` gives (block, stride) for the first len(plan) opponent channels, the others keep the pilot's."""
+    `plan` gives (block, stride) for the first len(plan) opponent channels, the others keep the pilot's;
+    each stride must divide its block."""
+    if any(b % s for b, s in plan):
+        raise ValueError(f"a stride that does not divide its block: {plan}")
     height, width = noisy.shape[:2]
     result = pilot.astype(np.float32)
     if sigma <= 0:
@@ -78,22 +81,16 @@ def refine(noisy, pilot, sigma, plan=PLAN):
 def _overlap_add(total, weights, blocks, weight, y0, s):
     """Add weighted (rows, cols, b, b) blocks laid out every `s` pixels from row y0 into total/weights."""
     rows, cols, b, _ = blocks.shape
-    if b % s == 0:
-        # Blocks k = b/s apart do not overlap: each of the k*k block-offset classes is one solid tile.
-        k = b // s
-        split = blocks.reshape(rows, cols, k, s, k, s)
-        spread = np.repeat(np.repeat(weight, s, axis=0), s, axis=1)
-        for u in range(k):
-            for v in range(k):
-                tile = split[:, :, u, :, v, :].transpose(0, 2, 1, 3).reshape(rows * s, cols * s)
-                y, x = y0 + u * s, v * s
-                total[y : y + rows * s, x : x + cols * s] += tile
-                weights[y : y + rows * s, x : x + cols * s] += spread
-        return
-    for dy in range(b):
-        for dx in range(b):
-            total[y0 + dy : y0 + dy + s * rows : s, dx : dx + s * cols : s] += blocks[:, :, dy, dx]
-            weights[y0 + dy : y0 + dy + s * rows : s, dx : dx + s * cols : s] += weight
+    # Blocks k = b/s apart do not overlap: each of the k*k block-offset classes is one solid tile.
+    k = b // s
+    split = blocks.reshape(rows, cols, k, s, k, s)
+    spread = np.repeat(np.repeat(weight, s, axis=0), s, axis=1)
+    for u in range(k):
+        for v in range(k):
+            tile = split[:, :, u, :, v, :].transpose(0, 2, 1, 3).reshape(rows * s, cols * s)
+            y, x = y0 + u * s, v * s
+            total[y : y + rows * s, x : x + cols * s] += tile
+            weights[y : y + rows * s, x : x + cols * s] += spread
 
 
 def _along(rgb, axis):
