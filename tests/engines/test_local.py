@@ -244,6 +244,21 @@ def test_remove_watermark_beats_telea(engine, marked_photo, grow):
     assert ours_db >= telea_db + 5, (ours_db, telea_db)
 
 
+def test_remove_watermark_weighs_pixels_in_chunks_to_the_same_result(engine, monkeypatch):
+    # The per-pixel weighing runs in chunks to bound memory on big photos; chunks must not change it.
+    from lib.engines.local import watermark_removal
+
+    clean = photo("coffee", 400)
+    layer = tiled_layer(clean.size)
+    marked = watermark(clean, layer, 0.7)
+    mask = Image.fromarray((cv2.dilate(np.asarray(layer), np.ones((5, 5), np.uint8)) > 0).astype(np.uint8) * 255, "L")
+    whole = np.asarray(engine.run("remove_watermark", marked, {"mask": mask}))
+    monkeypatch.setattr(watermark_removal, "_CHUNK", 499)
+    chunked = np.asarray(engine.run("remove_watermark", marked, {"mask": mask}))
+    assert (np.asarray(mask) > 0).sum() > 20 * 499  # many chunks
+    assert np.abs(whole.astype(np.int16) - chunked).max() <= 1
+
+
 def test_remove_watermark_empty_mask_is_identity(engine):
     image = photo("coffee")
     out = engine.run("remove_watermark", image, {"mask": Image.new("L", image.size, 0)})
