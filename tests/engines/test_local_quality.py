@@ -15,6 +15,8 @@ Small native skimage photos, no timing. Measured on this 2-core machine (thresho
     per-pixel estimates, the result inside the mark and on the mask's unmarked pixels (see the tests).
 """
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -68,6 +70,11 @@ def test_black_watermark_with_generous_mask_beats_telea():
     assert ours_db >= telea_db + 5, (ours_db, telea_db)
 
 
+def _bench_photo(name):
+    """A held-out photo from bench/photos as an RGB uint8 array."""
+    return np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
+
+
 def _noisy_jpeg(clean, sigma, quality, seed):
     from lib import images
 
@@ -80,9 +87,7 @@ def test_denoise_removes_noise_a_jpeg_made_blocky(name, floor):
     # Gaussian 20 then JPEG 75 on held-out photos (never used to fit the whitening): told the JPEG's
     # quality, OIDN gains ~2.5 dB over the same run without it (flower, grace_hopper), which left the
     # noise as texture; on china's dense texture it costs ~0.25 dB (guarded: at most 0.5).
-    from pathlib import Path
-
-    clean = np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
+    clean = _bench_photo(name)
     photo = _noisy_jpeg(clean, 20, 75, seed=3)
     assert photo.jpeg_quality == 75
     engine = LocalEngine()
@@ -104,9 +109,7 @@ def test_denoise_leaves_a_clean_jpeg_alone():
 
 def _tiled_mark(name, opacity):
     """(clean, marked, truth, generous mask) for white tiled text on a held-out bench photo."""
-    from pathlib import Path
-
-    clean = np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
+    clean = _bench_photo(name)
     layer = tiled_layer((clean.shape[1], clean.shape[0]))
     truth = np.asarray(layer) > 0
     mask = (cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8)  # grown by 2 px
