@@ -79,7 +79,7 @@ WATERMARK_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]  # the removal's
 # Unseen by the removal's settings; the learned detector was trained on marks over china, flower and
 # camera (tools/train_watermark.py), so detection figures on this set are not held out.
 WATERMARK_HELD_OUT = ["china", "flower", "grace_hopper", "camera"]
-TARGETS = {"denoise_margin_db": 1.5, "bg_iou": 0.90, "wm_db": 28.0, "det_p": 0.7, "det_r": 0.5}
+TARGETS = {"denoise_margin_db": 1.5, "bg_iou": 0.92, "wm_db": 28.0, "det_p": 0.7, "det_r": 0.5}
 
 
 # ---------- shared helpers ----------
@@ -490,10 +490,11 @@ def bench_composites(engine, quick, set_name, sets):
     for group, rs in groups.items():
         ours_iou, gc_iou = mean([r[0] for r in rs]), mean([r[2] for r in rs])
         worst = min(r[0] for r in rs)
-        good = ours_iou >= TARGETS["bg_iou"] and ours_iou > gc_iou
+        # The issue asks for the target on every composite: the worst one decides.
+        good = worst >= TARGETS["bg_iou"] and ours_iou > gc_iou
         ok = ok and good
         print(f"{'SUMMARY background' if group == next(iter(groups)) else '                  '} ({set_name}, {group}, n={len(rs)}): mean IoU "
-              f"{ours_iou:.3f} (worst {worst:.3f}; target >= {TARGETS['bg_iou']}) vs GrabCut {gc_iou:.3f}; mean BF "
+              f"{ours_iou:.3f} (worst {worst:.3f}; target: every one >= {TARGETS['bg_iou']}) vs GrabCut {gc_iou:.3f}; mean BF "
               f"{mean([r[1] for r in rs]):.3f} vs {mean([r[3] for r in rs]):.3f}: {verdict(good)}")
     return ok
 
