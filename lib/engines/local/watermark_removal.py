@@ -111,7 +111,7 @@ def _fit_mark(rgb, marks):
     strong = np.abs(diff).mean(-1) > _MIN_CHANGE
     if strong.sum() < 20:
         return None
-    diff, background = diff[strong], background[strong]
+    diff, background, pixels = diff[strong], background[strong], pixels[strong]
     extreme = 255.0 if diff.mean() > 0 else 0.0
     fits = {}
     for grey in _GREYS:
@@ -124,17 +124,28 @@ def _fit_mark(rgb, marks):
         median = float(np.median(a))
         if _MIN_OPACITY < median <= 1.0:
             # One overlay has one opacity everywhere: the right colour gives the smallest spread.
-            fits[float(grey)] = (float(np.median(np.abs(a - median))) / median, a)
+            spread = float(np.median(np.abs(a - median))) / median
+            fits[float(grey)] = (spread, a, _restoration_error(pixels, background, grey, a))
     if not fits:
         return None
     grey = min(fits, key=lambda g: fits[g][0])
-    # Most marks are white or black; on flat backgrounds every grey fits about as well.
-    if extreme in fits and fits[extreme][0] <= _PREFER_EXTREME * fits[grey][0]:
+    # Most marks are white or black; on flat backgrounds every grey fits about as well. On texture a
+    # near-opaque grey can spread least (it reads the core as flat paint: brick under 50 % white text
+    # gave grey 180 at 0.965, so the photo was only inpainted), though inverting it multiplies the
+    # texture: white or black is kept when its inversion matches the inpainted guess as well.
+    if extreme in fits and (fits[extreme][0] <= _PREFER_EXTREME * fits[grey][0] or fits[extreme][2] <= fits[grey][2]):
         grey = extreme
     opacity = _peak(fits[grey][1])
     if opacity >= _OPAQUE:
         return None
     return np.full(3, grey, np.float32), opacity
+
+
+def _restoration_error(pixels, background, grey, opacities):
+    """Median distance (0..255) of the core inverted with this grey at its peak opacity from the inpainted guess."""
+    opacity = _peak(opacities)
+    restored = (pixels - opacity * grey) / (1 - opacity)
+    return float(np.median(np.abs(restored - background).mean(-1)))
 
 
 def _peak(opacities):
