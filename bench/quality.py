@@ -603,19 +603,16 @@ def bench_watermark(engine, photos, opacities, set_name="tuning"):
                     rec["recall"] = rec["det_tp_r"] / rec["truth_n"]
                     for mask_name, m in (("exact", truth), ("user", user), ("det", det)):
                         m8 = m.astype(np.uint8) * 255
+                        runs = {"ours": lambda: np.asarray(engine.run(
+                                    "remove_watermark", marked_img, {"mask": Image.fromarray(m8, "L")})),
+                                "TELEA": lambda: cv2.inpaint(marked, m8, 5, cv2.INPAINT_TELEA),
+                                "NS": lambda: cv2.inpaint(marked, m8, 5, cv2.INPAINT_NS)}
                         outs = {}
-                        outs["ours"], t = timed(lambda: np.asarray(engine.run(
-                            "remove_watermark", marked_img, {"mask": Image.fromarray(m8, "L")})))
-                        if mask_name == "user":
-                            total_s["ours"].append(t / mp)
-                        outs["TELEA"], t = timed(lambda: cv2.inpaint(marked, m8, 5, cv2.INPAINT_TELEA))
-                        if mask_name == "user":
-                            total_s["TELEA"].append(t / mp)
-                        outs["NS"], t = timed(lambda: cv2.inpaint(marked, m8, 5, cv2.INPAINT_NS))
-                        if mask_name == "user":
-                            total_s["NS"].append(t / mp)
-                        if mask_name == "user":  # the generous mask's pixels that carry no mark
-                            for meth in methods:
+                        for meth in methods:
+                            outs[meth], t = timed(runs[meth])
+                            if mask_name == "user":
+                                total_s[meth].append(t / mp)
+                                # the generous mask's pixels that carry no mark
                                 rec[(meth, "unmarked")] = psnr(clean, outs[meth], user & ~truth)
                         for meth in methods:
                             s_in, s_all = ssim_in_all(clean, outs[meth], truth)

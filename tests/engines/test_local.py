@@ -28,7 +28,7 @@ from lib.engines.local import LocalEngine
 from lib.errors import InvalidRequest, UpstreamError
 from lib.heuristic_mask import detect_watermark
 from tests.support.images import psnr
-from tests.support.marks import centred_layer, precision_recall, tiled_layer, watermark
+from tests.support.marks import centred_layer, footprint_and_mask, precision_recall, tiled_layer, watermark
 
 
 # ---------- helpers ----------
@@ -251,7 +251,7 @@ def test_remove_watermark_weighs_pixels_in_chunks_to_the_same_result(engine, mon
     clean = photo("coffee", 400)
     layer = tiled_layer(clean.size)
     marked = watermark(clean, layer, 0.7)
-    mask = Image.fromarray((cv2.dilate(np.asarray(layer), np.ones((5, 5), np.uint8)) > 0).astype(np.uint8) * 255, "L")
+    mask = Image.fromarray(footprint_and_mask(layer)[1], "L")
     whole = np.asarray(engine.run("remove_watermark", marked, {"mask": mask}))
     monkeypatch.setattr(watermark_removal, "_CHUNK", 499)
     chunked = np.asarray(engine.run("remove_watermark", marked, {"mask": mask}))

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
 from tests.support.images import encode, psnr
-from tests.support.marks import centred_layer, tiled_layer, watermark
+from tests.support.marks import centred_layer, footprint_and_mask, tiled_layer, watermark
 
 
 def test_remove_bg_iou_on_a_composite_with_known_alpha():
@@ -57,17 +57,11 @@ def test_denoise_gains_at_sigma_50():
     assert gain >= 12, gain
 
 
-def _footprint_and_mask(layer):
-    """(footprint bool, mask uint8 0/255): the mark's pixels and a generous mask, grown by 2 px like a brush."""
-    truth = np.asarray(layer) > 0
-    return truth, (cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8)
-
-
 def test_black_watermark_with_generous_mask_beats_telea():
     clean = skimage.data.chelsea()
     layer = centred_layer((clean.shape[1], clean.shape[0]))
     marked = np.asarray(watermark(clean, layer, 0.7, colour=(0, 0, 0)))  # black at 70 %
-    truth, mask = _footprint_and_mask(layer)
+    truth, mask = footprint_and_mask(layer)
 
     out = LocalEngine().run("remove_watermark", Image.fromarray(marked), {"mask": Image.fromarray(mask, "L")})
     telea = cv2.inpaint(marked, mask, 5, cv2.INPAINT_TELEA)
@@ -116,7 +110,7 @@ def _tiled_mark(name, opacity):
     """(clean, marked, truth, generous mask) for white tiled text on a held-out bench photo."""
     clean = _bench_photo(name)
     layer = tiled_layer((clean.shape[1], clean.shape[0]))
-    truth, mask = _footprint_and_mask(layer)
+    truth, mask = footprint_and_mask(layer)
     return clean, np.asarray(watermark(clean, layer, opacity)), truth, mask
 
 
@@ -140,7 +134,7 @@ def test_white_text_on_texture_is_not_read_as_near_opaque_grey(opacity):
 
     clean = np.dstack([skimage.data.brick()] * 3)
     layer = centred_layer((clean.shape[1], clean.shape[0]))
-    _, mask = _footprint_and_mask(layer)
+    _, mask = footprint_and_mask(layer)
     fit = _fit_mark(np.asarray(watermark(clean, layer, opacity)), mask > 0)
     assert fit is not None
     assert fit[0].tolist() == [255, 255, 255]
@@ -171,7 +165,7 @@ def test_black_centred_text_with_a_generous_mask_on_unseen_grey_photos(name, opa
     # and 27.06 / 21.65. Neither photo was used to fit a setting.
     clean = np.dstack([getattr(skimage.data, name)()] * 3)
     layer = centred_layer((clean.shape[1], clean.shape[0]))
-    truth, mask = _footprint_and_mask(layer)
+    truth, mask = footprint_and_mask(layer)
     marked = watermark(clean, layer, opacity, (0, 0, 0))
     out = LocalEngine().run("remove_watermark", marked, {"mask": Image.fromarray(mask, "L")})
     assert psnr(clean, out, truth) >= inside

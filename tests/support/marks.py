@@ -36,6 +36,14 @@ def watermark(image, layer, opacity, colour=(255, 255, 255)):
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
+def footprint_and_mask(layer):
+    """(footprint bool, mask uint8 0/255): the mark's pixels and a generous mask grown by 2 px, like a brush."""
+    import cv2
+
+    truth = np.asarray(layer) > 0
+    return truth, (cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8)
+
+
 def precision_recall(found, layer, tolerance=5):
     """Pixel precision (within `tolerance` px of a mark) and recall of a boolean mask against a layer."""
     import cv2

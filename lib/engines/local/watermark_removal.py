@@ -125,8 +125,8 @@ def _fit_mark(rgb, marks):
         median = float(np.median(a))
         if _MIN_OPACITY < median <= 1.0:
             # One overlay has one opacity everywhere: the right colour gives the smallest spread.
-            spread = float(np.median(np.abs(a - median))) / median
-            fits[float(grey)] = (spread, a, _restoration_error(pixels, background, grey, a))
+            spread, opacity = float(np.median(np.abs(a - median))) / median, _peak(a)
+            fits[float(grey)] = (spread, opacity, _restoration_error(pixels, background, grey, opacity))
     if not fits:
         return None
     grey = min(fits, key=lambda g: fits[g][0])
@@ -136,15 +136,14 @@ def _fit_mark(rgb, marks):
     # texture: white or black is kept when its inversion matches the inpainted guess as well.
     if extreme in fits and (fits[extreme][0] <= _PREFER_EXTREME * fits[grey][0] or fits[extreme][2] <= fits[grey][2]):
         grey = extreme
-    opacity = _peak(fits[grey][1])
+    opacity = fits[grey][1]
     if opacity >= _OPAQUE:
         return None
     return np.full(3, grey, np.float32), opacity
 
 
-def _restoration_error(pixels, background, grey, opacities):
-    """Median distance (0..255) of the core inverted with this grey at its peak opacity from the inpainted guess."""
-    opacity = _peak(opacities)
+def _restoration_error(pixels, background, grey, opacity):
+    """Median distance (0..255) of the core inverted with this grey and opacity from the inpainted guess."""
     restored = (pixels - opacity * grey) / (1 - opacity)
     return float(np.median(np.abs(restored - background).mean(-1)))
 
