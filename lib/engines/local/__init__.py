@@ -53,7 +53,8 @@ class LocalEngine:
                     return self._remove_bg(image)
                 from lib.engines.local.watermark_removal import remove_watermark
 
-                return remove_watermark(image, mask)
+                detector = self._watermark_detector()
+                return remove_watermark(image, mask, detector.detect if detector is not None else None)
         except ImgmendError:
             raise
         except ImportError as exc:  # no engine at all: the production bundle ships without these packages

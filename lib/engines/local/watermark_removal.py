@@ -66,15 +66,25 @@ _MEDIAN = 5  # window of the median that turns the current restoration into a ba
 # pixels 29.23 -> 29.87 at 7; exact masks 29.53 at 5 and 7. Coarse-to-fine schedules (15-9-5,
 # 11-7-5) and wider posterior medians did no better.
 _DECIDE_MEDIAN = 7
+# A solid mask (a box): at least this share survives a 9 px erosion. Then the detector's finding
+# guides the fit when the mask is at least _FOUND_SHARE times larger than it. Tuning photos, logo
+# and centred text in a box 8 px round the mark, white/black/red at 30-100 %: inside the mark
+# 19.90 -> 22.68 dB (TELEA 15.81); brush masks unchanged.
+_SOLID = 0.6
+_FOUND_SHARE = 2.5
 
 
-def remove_watermark(image, mask):
-    """RGB image with the masked watermark removed; pixels outside the mask are unchanged."""
+def remove_watermark(image, mask, find_mark=None):
+    """RGB image with the masked watermark removed; pixels outside the mask are unchanged.
+
+    `find_mark(image) -> mask` (a watermark detector) helps with a solid mask such as the editor's
+    box: the overlay is then fitted where it finds the mark inside the mask.
+    """
     rgb = np.asarray(image.convert("RGB"))
     marks = np.asarray(mask.convert("L")) > 127
     if not marks.any():
         return image.copy()
-    fit = _fit_mark(rgb, marks)
+    fit = _fit_mark(rgb, _where_to_fit(image, marks, find_mark))
     out = rgb.copy()
     for ys, xs, own in _regions(marks):
         region, region_marks = rgb[ys, xs], marks[ys, xs]
@@ -87,6 +97,28 @@ def remove_watermark(image, mask):
         # Margins may overlap a neighbouring region: write only this region's own masked pixels.
         out[ys, xs][own] = repaired[own]
     return Image.fromarray(out, "RGB")
+
+
+def _where_to_fit(image, marks, find_mark):
+    """The mask, or for a solid mask the part of it where `find_mark` sees the mark (grown by 2 px)."""
+    # A box drawn round a logo is mostly photo: its core misleads the fit (black text at 70 % read
+    # as white at 8 %), while the repair itself copes (with the true overlay a box gives 25.8-29.5 dB
+    # inside the mark). Text drawn over with the brush is thin (0.16-0.34 of it survives a 9 px
+    # erosion), a box solid (0.86-0.90).
+    if find_mark is None:
+        return marks
+    if (cv2.erode(marks.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0).sum() < _SOLID * marks.sum():
+        return marks
+    ys, xs = np.nonzero(marks)
+    y0, y1 = max(0, ys.min() - _MARGIN), min(marks.shape[0], ys.max() + 1 + _MARGIN)
+    x0, x1 = max(0, xs.min() - _MARGIN), min(marks.shape[1], xs.max() + 1 + _MARGIN)
+    found = np.zeros(marks.shape, np.uint8)
+    found[y0:y1, x0:x1] = np.asarray(find_mark(image.crop((x0, y0, x1, y1)))) > 127
+    found = (cv2.dilate(found, np.ones((5, 5), np.uint8)) > 0) & marks
+    # Too little found, or nearly the whole mask: the mask itself is the better guide.
+    if found.sum() < 50 or marks.sum() < _FOUND_SHARE * found.sum():
+        return marks
+    return found
 
 
 def _regions(marks):
