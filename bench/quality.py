@@ -556,6 +556,12 @@ MARKS = {
 TEXT_MARKS = ("SAMPLE centred", "SAMPLE tiled", "(c) imgmend tiled")
 
 
+def footprint_and_user(layer):
+    """(footprint, user mask) as bool arrays: the mark's pixels, and those grown by 2 px like a brush."""
+    truth = np.asarray(layer) > 0
+    return truth, cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
 def blend(clean, layer, opacity, colour):
     alpha = np.asarray(layer, np.float32)[..., None] / 255 * opacity
     return to_u8(clean.astype(np.float32) * (1 - alpha) + np.float32(colour) * alpha)
@@ -568,7 +574,6 @@ def bench_watermark(engine, photos, opacities, set_name="tuning"):
           " TELEA/NS = cv2.inpaint r=5 with the same mask")
     methods = ["ours", "TELEA", "NS"]
     masks = ["exact", "user", "det"]
-    k5 = np.ones((5, 5), np.uint8)
     records = []  # dicts
     clean_alarm, heur_alarm = [], []
     engine.run("remove_watermark", Image.fromarray(photo(photos[0])),
@@ -583,8 +588,7 @@ def bench_watermark(engine, photos, opacities, set_name="tuning"):
         heur_alarm.append(float((np.asarray(heuristic_detect(Image.fromarray(clean))) > 127).mean()))
         for mark, make in MARKS.items():
             layer = make(size)
-            truth = np.asarray(layer) > 0
-            user = cv2.dilate(truth.astype(np.uint8), k5) > 0
+            truth, user = footprint_and_user(layer)
             for opacity in opacities:
                 for colour_name, colour in (("white", 255), ("black", 0)):
                     marked = blend(clean, layer, opacity, colour)
@@ -592,7 +596,7 @@ def bench_watermark(engine, photos, opacities, set_name="tuning"):
                     det, det_s = timed(lambda: np.asarray(engine.detect_watermark(marked_img)) > 127)
                     det_seconds.append(det_s / mp)
                     heur = np.asarray(heuristic_detect(marked_img)) > 127
-                    near = cv2.dilate(truth.astype(np.uint8), k5) > 0
+                    near = user  # within 2 px of the footprint
                     rec = {"photo": name, "mark": mark, "opacity": opacity, "colour": colour_name,
                            "det_tp_p": int((det & near).sum()), "det_n": int(det.sum()),
                            "det_tp_r": int((det & truth).sum()), "truth_n": int(truth.sum()),
@@ -711,7 +715,6 @@ def bench_watermark_other(engine, photos, set_name):
     mask's unmarked pixels; the verdict is the opaque logo's (the issue's target for opaque marks)."""
     print(f"\n== WATERMARK, opaque and coloured marks ({set_name} photos) ==  user mask (footprint grown by 2 px);"
           " PSNR dB inside the footprint | on the mask's unmarked pixels, mean over photos:", ", ".join(photos))
-    k5 = np.ones((5, 5), np.uint8)
     cases = [(c, 1.0) for c in OTHER_COLOURS] + [(c, o) for c in ("red", "blue", "yellow") for o in (0.5,)]
     rows, results = [], {}
     for mark in OTHER_MARKS:
@@ -720,8 +723,7 @@ def bench_watermark_other(engine, photos, set_name):
             for name in photos:
                 clean = photo(name)
                 layer = MARKS[mark]((clean.shape[1], clean.shape[0]))
-                truth = np.asarray(layer) > 0
-                user = cv2.dilate(truth.astype(np.uint8), k5) > 0
+                truth, user = footprint_and_user(layer)
                 m8 = user.astype(np.uint8) * 255
                 marked = blend(clean, layer, opacity, OTHER_COLOURS[colour_name])
                 outs = [np.asarray(engine.run("remove_watermark", Image.fromarray(marked), {"mask": Image.fromarray(m8, "L")})),

@@ -53,8 +53,11 @@ class LocalEngine:
                     return self._remove_bg(image)
                 from lib.engines.local.watermark_removal import remove_watermark
 
-                detector = self._watermark_detector()
-                return remove_watermark(image, mask, detector.detect if detector is not None else None)
+                from lib import watermark_detector
+
+                # The detector is loaded only if the mask asks for it (a box), not for every brush.
+                find_mark = self._find_mark if watermark_detector.available() else None
+                return remove_watermark(image, mask, find_mark)
         except ImgmendError:
             raise
         except ImportError as exc:  # no engine at all: the production bundle ships without these packages
@@ -85,6 +88,10 @@ class LocalEngine:
 
     def _remove_bg(self, image):
         return self._model("remove_bg")(image)
+
+    def _find_mark(self, image):
+        """The learned detector's mask for `image` (remove_watermark's guide inside a box)."""
+        return self._watermark_detector().detect(image)
 
     def _watermark_detector(self):
         """The learned detector (lib.watermark_detector), or None without its weights or numpy."""
