@@ -44,7 +44,9 @@ Watermark   white and black marks blended at opacity 0.3/0.5/0.7 through anti-al
             Baselines: cv2.inpaint TELEA and NS, radius 5, with the same masks. Removal is scored on
             held-out photos (china, flower, grace_hopper, camera) first, then on the tuning photos;
             the detection verdict comes from the tuning photos (the detector was trained on marks over
-            china, flower and camera, so its figures there are not held out).
+            china, flower and camera, so its figures there are not held out). Also: opaque and
+            coloured marks, the editor's box mask, and the marked photo saved as JPEG 75/90 (ours
+            told the upload's quality, as the pipeline tells it, and not told).
 """
 
 import argparse
@@ -772,6 +774,45 @@ def bench_watermark_other(engine, photos, set_name):
     return ok
 
 
+JPEG_QUALITIES = (75, 90)  # what a watermarked photo saved for the web usually is
+
+
+def bench_watermark_jpeg(engine, photos, set_name):
+    """Text and logo marks saved as JPEG after marking (as photos on the web are): ours told the
+    upload's quality vs not told vs TELEA, user mask; inside the footprint | the mask's unmarked pixels."""
+    print(f"\n== WATERMARK, marked photo saved as JPEG ({set_name} photos) ==  user mask; Pillow JPEG 4:2:0;"
+          " PSNR dB against the clean photo, mean over photos:", ", ".join(photos))
+    results = {}
+    for name in photos:
+        clean = photo(name)
+        for mark in MARKS:
+            layer = MARKS[mark]((clean.shape[1], clean.shape[0]))
+            truth, user = footprint_and_user(layer)
+            given = {"mask": Image.fromarray(user.astype(np.uint8) * 255, "L")}
+            for opacity in (0.3, 0.5, 0.7):
+                for colour in (255, 0):
+                    for quality in JPEG_QUALITIES:
+                        buffer = io.BytesIO()
+                        Image.fromarray(blend(clean, layer, opacity, colour)).save(buffer, "JPEG", quality=quality)
+                        marked = np.asarray(Image.open(buffer).convert("RGB"))
+                        outs = [engine.run("remove_watermark", Image.fromarray(marked), {**given, "jpeg_quality": quality}),
+                                engine.run("remove_watermark", Image.fromarray(marked), given),
+                                cv2.inpaint(marked, user.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)]
+                        results.setdefault((quality, opacity), []).append(
+                            [v for out in outs for v in (psnr(clean, np.asarray(out), truth),
+                                                         psnr(clean, np.asarray(out), user & ~truth))])
+    rows = [[f"{q}", f"{o:.1f}", *(mean(col) for col in zip(*results[(q, o)]))] for q, o in sorted(results)]
+    table(["JPEG q", "opac", "told in", "told unmarked", "not told in", "not told unmarked", "TELEA in", "TELEA unmarked"],
+          rows, ["s", "s"] + [".2f"] * 6)
+    for quality in JPEG_QUALITIES:
+        cases = [r for (q, _), rs in results.items() if q == quality for r in rs]
+        worst = min(r[0] - r[2] for r in cases)
+        print(f"SUMMARY watermark JPEG {quality} ({set_name}): told {mean([r[0] for r in cases]):.2f} dB inside (unmarked"
+              f" {mean([r[1] for r in cases]):.2f}) vs not told {mean([r[2] for r in cases]):.2f}"
+              f" ({mean([r[3] for r in cases]):.2f}), worst case {worst:+.2f}; TELEA {mean([r[4] for r in cases]):.2f}"
+              f" ({mean([r[5] for r in cases]):.2f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 photos per tool, half the composites, opacity 0.5 only")
@@ -810,6 +851,8 @@ def main():
         outcome["watermark opaque"] = bench_watermark_other(
             engine, WATERMARK_HELD_OUT[:2] if args.quick else WATERMARK_HELD_OUT, "held-out")
         bench_watermark_other(engine, WATERMARK_PHOTOS[:2] if args.quick else WATERMARK_PHOTOS, "tuning")
+        for set_name, photos in (("held-out", WATERMARK_HELD_OUT), ("tuning", WATERMARK_PHOTOS)):
+            bench_watermark_jpeg(engine, photos[:2] if args.quick else photos, set_name)
     print("\ntargets:", ", ".join(f"{k} {verdict(v)}" for k, v in outcome.items()),
           f"— total {time.perf_counter() - start:.0f} s")
 

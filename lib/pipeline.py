@@ -28,8 +28,9 @@ def _options(tool, upload, photo):
     if tool == "remove_bg":
         value = upload.fields.get("background", "transparent").strip().lower() or "transparent"
         options["background"] = None if value == "transparent" else images.parse_color(value)
-    if tool == "denoise":
-        options["jpeg_quality"] = photo.jpeg_quality  # how much of the noise the input's JPEG made blocky
+    if tool in ("denoise", "remove_watermark"):
+        # How much of the noise the input's JPEG made blocky; how much error round a mark's edges.
+        options["jpeg_quality"] = photo.jpeg_quality
     if upload.mask is not None and not catalog.get(tool).takes_mask:
         raise InvalidRequest("Only the watermark remover takes a mask.")
     if upload.mask is not None:

@@ -324,13 +324,18 @@ def test_image_endpoints_do_not_import_stripe():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("tool", ["denoise", "remove_watermark"])
 @pytest.mark.parametrize("fmt,params,expected", [("JPEG", {"quality": 80}, 80), ("PNG", {}, None)], ids=["jpeg", "png"])
-def test_the_denoiser_is_told_the_uploads_jpeg_quality(api, monkeypatch, fmt, params, expected):
+def test_the_engine_is_told_the_uploads_jpeg_quality(api, monkeypatch, tool, fmt, params, expected):
+    # The denoiser uses it for the noise a JPEG made blocky, the watermark remover for the JPEG's
+    # error round the mark, which inverting the blend amplifies.
     from lib.engines.local import LocalEngine
 
     seen = []
     monkeypatch.setattr(LocalEngine, "run", lambda self, tool, image, options=None: seen.append(
         options.get("jpeg_quality", "absent")) or image)
-    response = post_image(api("denoise"), encode(photo("coffee", (160, 120)), fmt, **params))
+    mask = {"mask": (io.BytesIO(encode(band_mask(Image.new("L", (160, 120))), "PNG")), "mask.png")}
+    response = post_image(api(tool), encode(photo("coffee", (160, 120)), fmt, **params),
+                          **(mask if tool == "remove_watermark" else {}))
     assert response.status_code == 200
     assert seen == [expected]

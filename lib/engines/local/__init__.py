@@ -57,7 +57,7 @@ class LocalEngine:
 
                 # The detector is loaded only if the mask asks for it (a box), not for every brush.
                 find_mark = self._find_mark if watermark_detector.available() else None
-                return remove_watermark(image, mask, find_mark)
+                return remove_watermark(image, mask, find_mark, options.get("jpeg_quality"))
         except ImgmendError:
             raise
         except ImportError as exc:  # no engine at all: the production bundle ships without these packages
