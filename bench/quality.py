@@ -70,6 +70,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # no
 
 from lib.engines.local import LocalEngine  # noqa: E402
 from lib.heuristic_mask import detect_watermark as heuristic_detect  # noqa: E402
+from tests.support.marks import box_round, footprint_and_mask  # noqa: E402
 
 THREADS = int(os.environ.get("IMGMEND_LOCAL_THREADS", "2"))
 cv2.setNumThreads(THREADS)
@@ -173,6 +174,14 @@ def verdict(ok):
     return "MET" if ok else "MISSED"
 
 
+def as_jpeg(rgb, quality):
+    """(decoded uint8 RGB, file bytes) of `rgb` saved by Pillow's libjpeg (4:2:0) at `quality`."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    data = buf.getvalue()
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), data
+
+
 # ---------- denoise ----------
 
 
@@ -183,12 +192,6 @@ def noise_cases():
         buf = io.BytesIO()
         Image.fromarray(noisy).save(buf, "PNG", compress_level=1)
         return noisy, buf.getvalue()
-
-    def as_jpeg(noisy, quality):
-        buf = io.BytesIO()
-        Image.fromarray(noisy).save(buf, "JPEG", quality=quality)  # Pillow's libjpeg, 4:2:0
-        data = buf.getvalue()
-        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), data
 
     def gaussian(sigma):
         return lambda clean, rng: as_png(to_u8(clean + rng.normal(0, sigma, clean.shape)))
@@ -560,8 +563,8 @@ TEXT_MARKS = ("SAMPLE centred", "SAMPLE tiled", "(c) imgmend tiled")
 
 def footprint_and_user(layer):
     """(footprint, user mask) as bool arrays: the mark's pixels, and those grown by 2 px like a brush."""
-    truth = np.asarray(layer) > 0
-    return truth, cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    truth, mask = footprint_and_mask(layer)
+    return truth, mask > 0
 
 
 def blend(clean, layer, opacity, colour):
@@ -757,9 +760,7 @@ def bench_watermark_other(engine, photos, set_name):
         for mark in OTHER_MARKS[:2]:
             layer = MARKS[mark]((clean.shape[1], clean.shape[0]))
             truth = np.asarray(layer) > 0
-            ys, xs = np.nonzero(truth)
-            box = np.zeros(truth.shape, np.uint8)
-            box[max(0, ys.min() - 8):ys.max() + 9, max(0, xs.min() - 8):xs.max() + 9] = 255
+            box = box_round(truth)
             for colour_name in ("white", "black", "red"):
                 for opacity in (0.3, 0.5, 0.7, 1.0):
                     marked = blend(clean, layer, opacity, OTHER_COLOURS[colour_name])
@@ -792,11 +793,10 @@ def bench_watermark_jpeg(engine, photos, set_name):
             for opacity in (0.3, 0.5, 0.7):
                 for colour in (255, 0):
                     for quality in JPEG_QUALITIES:
-                        buffer = io.BytesIO()
-                        Image.fromarray(blend(clean, layer, opacity, colour)).save(buffer, "JPEG", quality=quality)
-                        marked = np.asarray(Image.open(buffer).convert("RGB"))
-                        outs = [engine.run("remove_watermark", Image.fromarray(marked), {**given, "jpeg_quality": quality}),
-                                engine.run("remove_watermark", Image.fromarray(marked), given),
+                        marked, data = as_jpeg(blend(clean, layer, opacity, colour), quality)
+                        upload = images.load_photo(data)  # the quality as the pipeline reads it from the file
+                        outs = [engine.run("remove_watermark", upload.rgb(), {**given, "jpeg_quality": upload.jpeg_quality}),
+                                engine.run("remove_watermark", upload.rgb(), given),
                                 cv2.inpaint(marked, user.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)]
                         results.setdefault((quality, opacity), []).append(
                             [v for out in outs for v in (psnr(clean, np.asarray(out), truth),

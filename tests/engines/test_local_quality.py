@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
 from tests.support.images import encode, psnr
-from tests.support.marks import centred_layer, footprint_and_mask, tiled_layer, watermark
+from tests.support.marks import box_round, centred_layer, footprint_and_mask, tiled_layer, watermark
 
 
 def test_remove_bg_iou_on_a_composite_with_known_alpha():
@@ -247,21 +247,13 @@ def test_a_coloured_mark_is_fitted_in_its_own_colour(name, make_layer, colour, o
     assert psnr(clean, out, truth) >= psnr(clean, telea, truth) + gain
 
 
-def _box_round(truth, pad=8):
-    """A rectangle 8 px round the mark (uint8 0/255), as the editor's Box tool draws it."""
-    ys, xs = np.nonzero(truth)
-    box = np.zeros(truth.shape, np.uint8)
-    box[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1] = 255
-    return box
-
-
 @pytest.mark.parametrize(("opacity", "inside"), [(0.5, 28.0), (0.3, 23.5)])
 def test_a_box_round_the_mark_is_fitted_where_the_detector_finds_it(opacity, inside):
     # White "SAMPLE" on chelsea, masked with a box: the box's core is mostly fur, and the fit read
     # white at 50 % as white at 10 %: 11.99 dB inside the mark (30 %: 18.04). Fitted where the
     # detector finds the mark: 31.42 and 25.76. TELEA over the box: 18.30.
     clean, marked, truth, _ = _marked("chelsea", centred_layer, (255, 255, 255), opacity)
-    box = _box_round(truth)
+    box = box_round(truth)
     out = LocalEngine().run("remove_watermark", Image.fromarray(marked), {"mask": Image.fromarray(box, "L")})
     assert psnr(clean, out, truth) >= inside
     assert psnr(clean, out, truth) >= psnr(clean, cv2.inpaint(marked, box, 5, cv2.INPAINT_TELEA), truth) + 5

@@ -44,6 +44,14 @@ def footprint_and_mask(layer):
     return truth, (cv2.dilate(truth.astype(np.uint8), np.ones((5, 5), np.uint8)) * 255).astype(np.uint8)
 
 
+def box_round(truth, pad=8):
+    """A rectangle `pad` px round the mark's footprint (uint8 0/255), as the editor's Box tool draws it."""
+    ys, xs = np.nonzero(truth)
+    box = np.zeros(truth.shape, np.uint8)
+    box[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1] = 255
+    return box
+
+
 def precision_recall(found, layer, tolerance=5):
     """Pixel precision (within `tolerance` px of a mark) and recall of a boolean mask against a layer."""
     import cv2

@@ -83,9 +83,10 @@ _FOUND_SHARE = 2.5
 # (none where it is unmarked, all where it is fully covered). RMS JPEG error in the mask (0..255)
 # per quality: median over the tuning photos' text and logo marks (white/black, 30-70 %, Pillow's
 # 4:2:0 encoder, p10-p90 within +-20 %).
-# Fitted on the tuning photos (text and logo marks, 30-70 %, user mask, inside the mark): JPEG 75
-# 23.84 -> 25.82 dB, JPEG 90 25.50 -> 27.08, the mask's unmarked pixels +0.4; no case worse. Pilot
-# and Wiener told 0.7-1.4 times this error: within 0.1 dB; a bilateral pilot -0.4 dB.
+# Fitted on the tuning photos (text and logo marks, 30-70 %, user mask, inside the mark; bench/quality.py
+# with these settings): JPEG 75 23.84 -> 25.75 dB, JPEG 90 25.50 -> 27.07, the mask's unmarked pixels
+# +0.3; no case worse. Pilot and Wiener told 0.7-1.4 times this error: within 0.1 dB; a bilateral
+# pilot -0.4 dB.
 _JPEG_QUALITY = (50, 60, 70, 75, 80, 85, 90, 95, 98)
 _JPEG_ERROR = (9.3, 8.7, 7.9, 7.5, 7.0, 6.3, 5.5, 4.4, 3.7)
 _NLM_SEARCH = 9  # px; 15 is 0.05 dB better at 2.8 times the time (12.6 s at 12 MP)
@@ -106,6 +107,9 @@ def remove_watermark(image, mask, find_mark=None, jpeg_quality=None):
     if not marks.any():
         return image.copy()
     fit = _fit_mark(rgb, _where_to_fit(image, marks, find_mark))
+    if jpeg_quality is not None:
+        error = jpeg_error(jpeg_quality)
+        plan = wiener.LUMINANCE if marks.size >= _BIG_PHOTO else wiener.PLAN
     out = rgb.copy()
     for ys, xs, own in _regions(marks):
         region, region_marks = rgb[ys, xs], marks[ys, xs]
@@ -116,8 +120,7 @@ def remove_watermark(image, mask, find_mark=None, jpeg_quality=None):
         else:
             repaired = _repair(region, region_marks, *fit)
             if jpeg_quality is not None:
-                plan = ((8, 4),) if marks.size >= _BIG_PHOTO else wiener.PLAN
-                repaired = _smooth_amplified(region, repaired, region_marks, *fit, jpeg_error(jpeg_quality), plan)
+                repaired = _smooth_amplified(region, repaired, region_marks, *fit, error, plan)
         # Margins may overlap a neighbouring region: write only this region's own masked pixels.
         out[ys, xs][own] = repaired[own]
     return Image.fromarray(out, "RGB")
