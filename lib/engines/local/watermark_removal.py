@@ -305,6 +305,14 @@ def _peak(opacities):
     Even the eroded mask of thin anti-aliased text is mostly rim, where the mark covers a pixel
     partly; those pixels spread below the full opacity and pull the median down (0.58 for a
     0.7 mark on a tuning photo). The fully covered pixels pile up at the true value.
+
+    The answer is the peak bin's centre, up to 0.005 off, and that matters (inverting 70 % centred
+    text at the true opacity instead of the fitted one: tuning photos 29.01 -> 29.71 dB), but reading
+    it finer did not help: the median of the estimates within 0.02-0.05 of the peak or a parabola
+    through the smoothed histogram gained 0.13-0.2 dB on the tuning photos and 0.04 on validation
+    photos, with cases 1-1.7 dB worse (gravel, coins: texture skews the estimates near the peak).
+    Choosing the opacity that leaves the smoothest restoration found 0.700 for centred text on
+    chelsea but cost 0.6 dB on thin tiled text.
     """
     counts, edges = np.histogram(opacities, bins=_PEAK_BINS, range=(_MIN_OPACITY, 1.0))
     smooth = np.convolve(counts, np.ones(3) / 3, mode="same")
