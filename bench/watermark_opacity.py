@@ -30,6 +30,7 @@ SETS = {"tuning": quality.WATERMARK_PHOTOS, "validation": VALIDATION_PHOTOS,
         "held-out": quality.WATERMARK_HELD_OUT}
 OPACITIES = (0.3, 0.5, 0.7)
 COLOURS = (("white", 255), ("black", 0))
+COLOUR_NAMES = {value: name for name, value in COLOURS}
 
 
 def run_case(case):
@@ -40,20 +41,25 @@ def run_case(case):
     truth, user = quality.footprint_and_user(layer)
     marked = Image.fromarray(quality.blend(clean, layer, opacity, colour))
     mask = Image.fromarray(user.astype(np.uint8) * 255)
-    fitted = watermark_removal._fit_mark(np.asarray(marked), user)
-    shipped = watermark_removal.remove_watermark(marked, mask)
     fit = watermark_removal._fit_mark
+    found = []  # the shipped run's fit, kept for the told run
+
+    def recorded(rgb, marks):
+        found.append(fit(rgb, marks))
+        return found[-1]
 
     def true_opacity(rgb, marks):
         # The fitted colour with the true opacity: the only thing changed is the number the fit returns.
-        found = fit(rgb, marks)
-        return None if found is None else (found[0], opacity)
+        return None if found[0] is None else (found[0][0], opacity)
 
-    watermark_removal._fit_mark = true_opacity
     try:
+        watermark_removal._fit_mark = recorded
+        shipped = watermark_removal.remove_watermark(marked, mask)
+        watermark_removal._fit_mark = true_opacity
         told = watermark_removal.remove_watermark(marked, mask)
     finally:
         watermark_removal._fit_mark = fit
+    fitted = found[0]
     return (case, None if fitted is None else fitted[1],
             quality.psnr(clean, np.asarray(shipped), truth), quality.psnr(clean, np.asarray(told), truth))
 
@@ -73,8 +79,7 @@ def main():
     rows = []
     for (name, mark, opacity, colour), fitted, shipped, told in results:
         error = "none" if fitted is None else f"{fitted - opacity:+.3f}"
-        colour_name = dict((c, n) for n, c in COLOURS)[colour]
-        rows.append([name, mark, opacity, colour_name, error, shipped, told, told - shipped])
+        rows.append([name, mark, opacity, COLOUR_NAMES[colour], error, shipped, told, told - shipped])
     quality.table(["photo", "mark", "opac", "colour", "fit error", "shipped dB", "told dB", "gain"],
                   rows, ["s", "s", ".1f", "s", "s", ".2f", ".2f", "+.2f"])
     print("\nmeans inside the footprint (dB), shipped -> told the true opacity:")
