@@ -33,12 +33,11 @@ def repeats(coverage, marks):
     """
     h, w = marks.shape
     scale = min(1.0, math.sqrt(_SMALL_PIXELS / (h * w)))
+    small, inside = np.where(marks, coverage, 0).astype(np.float32), marks
     if scale < 1:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(np.where(marks, coverage, 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
         inside = cv2.resize(marks.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
-    else:
-        small, inside = np.where(marks, coverage, 0).astype(np.float32), marks
     if inside.sum() < 100:
         return []
     # Centred inside the mask, so that the mask's own shape (a region of ones) does not correlate.
@@ -70,9 +69,13 @@ def repeats(coverage, marks):
     # Refining costs ~0.1 s a peak at 12 MP: first make sure these can be a tile at all.
     if not _two_directions([(dy[i], dx[j]) for i, j in strongest]):
         return []
+    ys, xs = np.nonzero(marks)  # the points every refinement reads, picked once
+    if len(ys) > _REFINE_POINTS:
+        pick = np.random.default_rng(0).choice(len(ys), _REFINE_POINTS, replace=False)
+        ys, xs = ys[pick], xs[pick]
     found = []
     for i, j in strongest:
-        shift = _refine(coverage, marks, dy[i] / scale, dx[j] / scale, math.ceil(1 / scale))
+        shift = _refine(coverage, marks, ys, xs, dy[i] / scale, dx[j] / scale, math.ceil(1 / scale))
         if shift is not None:
             found.append(shift)
     if len(found) < _MIN_REPEATS or not _two_directions(found):
@@ -101,16 +104,13 @@ def _two_directions(shifts):
     return bool((sines >= _MIN_SINE).any())
 
 
-def _refine(coverage, marks, dy, dx, reach):
-    """The shift near (dy, dx) that best maps the coverage onto itself, to a fraction of a pixel.
+def _refine(coverage, marks, ys, xs, dy, dx, reach):
+    """The shift near (dy, dx) that best maps the coverage at the masked points (ys, xs) onto itself,
+    to a fraction of a pixel.
 
     Downhill from the rounded shift, one pixel at a time and at most `reach` px away (the small
     copy's peak is that close), then a parabola through the best pixel's neighbours.
     """
-    ys, xs = np.nonzero(marks)
-    if len(ys) > _REFINE_POINTS:
-        pick = np.random.default_rng(0).choice(len(ys), _REFINE_POINTS, replace=False)
-        ys, xs = ys[pick], xs[pick]
     h, w = marks.shape
     own = coverage[ys, xs]
     costs = {}

@@ -105,10 +105,9 @@ _BIG_PHOTO = 2_000_000
 # without, 29.88 (26.04) weighing every pixel with copies, 30.29 (26.08) with _TILED_DISAGREE 0.1;
 # 0.03: 30.08, 0.2: 30.50 (25.88), 0.35: 30.13. Width 0.05 / 0.12 / 0.2: -0.05 / -0.02 / -0.12;
 # plain share 0.003 / 0.05 / 0.2: +0.05 / -0.17 / -0.27; one round -0.19, three +0.04 (those
-# before the disagreement gate); posterior rounds 2 / 4 instead of 8: -0.17 / -0.07.
+# before the disagreement gate); _POSTERIOR_ROUNDS 2 / 4 instead of 8 here: -0.17 / -0.07.
 _TILED_ROUNDS = 2
 _TILED_COPIES = 3
-_TILED_POSTERIOR_ROUNDS = 8
 _TILED_WIDTH = 0.08
 _TILED_PLAIN = 0.01
 _TILED_DISAGREE = 0.1
@@ -130,7 +129,8 @@ def remove_watermark(image, mask, find_mark=None, jpeg_quality=None):
         error = jpeg_error(jpeg_quality)
         plan = wiener.LUMINANCE if marks.size >= _BIG_PHOTO else wiener.PLAN
     out = rgb.copy()
-    for ys, xs, own in _regions(marks):
+    regions = list(_regions(marks))  # again below for the JPEG smoothing
+    for ys, xs, own in regions:
         region, region_marks = rgb[ys, xs], marks[ys, xs]
         if fit is None:
             repaired = _inpaint(region, region_marks, _RADIUS)
@@ -144,7 +144,7 @@ def remove_watermark(image, mask, find_mark=None, jpeg_quality=None):
         out = _repair_tiled(rgb, marks, out, *fit)
         if jpeg_quality is not None:
             smoothed = out.copy()
-            for ys, xs, own in _regions(marks):
+            for ys, xs, own in regions:
                 repaired = _smooth_amplified(rgb[ys, xs], out[ys, xs], marks[ys, xs], *fit, error, plan)
                 smoothed[ys, xs][own] = repaired[own]
             out = smoothed
@@ -170,8 +170,7 @@ def _repair_tiled(rgb, marks, out, colour, opacity):
         read = (copies >= _TILED_COPIES) & (np.abs(coverage[ys, xs] - median) > _TILED_DISAGREE)
         if not read.any():
             return out
-        out = _posterior(out, ys[read], xs[read], pixels[read], colour, opacity, coverage=median[read],
-                         rounds=_TILED_POSTERIOR_ROUNDS)
+        out = _posterior(out, ys[read], xs[read], pixels[read], colour, opacity, coverage=median[read])
     return out
 
 
@@ -411,7 +410,7 @@ def _repair(rgb, marks, colour, opacity):
     return _posterior(out, ys[edge], xs[edge], pixels[edge], colour, opacity)
 
 
-def _posterior(out, ys, xs, pixels, colour, opacity, coverage=None, rounds=_POSTERIOR_ROUNDS):
+def _posterior(out, ys, xs, pixels, colour, opacity, coverage=None):
     """Each masked pixel as the posterior mean over a ladder of opacities, against a median background.
 
     Thin anti-aliased text is mostly rim: two thirds of a text mark's pixels carry it only partly,
@@ -442,7 +441,7 @@ def _posterior(out, ys, xs, pixels, colour, opacity, coverage=None, rounds=_POST
     restored = np.empty_like(pixels)
     out = out.copy()  # written in place each round, after that round's median has read it
     near = None if coverage is None else [_offset_near(coverage[c], prior, keep) for c in chunks]
-    for _ in range(rounds):
+    for _ in range(_POSTERIOR_ROUNDS):
         background = _median(out)[ys, xs].astype(np.float32)
         # The photo's spread around its median: what the best-fitting opacity leaves unexplained.
         best = np.concatenate([_misfit(pixels[c], background[c], ladder, colour).min(1) for c in chunks])
