@@ -68,6 +68,7 @@ import skimage.data  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # noqa: E402
 
+from lib import images  # noqa: E402
 from lib.engines.local import LocalEngine  # noqa: E402
 from lib.heuristic_mask import detect_watermark as heuristic_detect  # noqa: E402
 from tests.support.marks import box_round, footprint_and_mask  # noqa: E402
@@ -223,8 +224,6 @@ BASELINES = ("NLM", "wavelet", "wavelet-cs")
 
 def bench_denoise(engine, photo_sets):
     from skimage.restoration import cycle_spin, denoise_wavelet, estimate_sigma
-
-    from lib import images
 
     print("\n== DENOISE ==  ours = LocalEngine().run('denoise') on the decoded upload (blind; told the JPEG quality"
           " the file's tables say, as the pipeline does); PSNR dB / SSIM vs the clean photo")
