@@ -22,10 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import skimage.data  # noqa: E402
 
 from lib.engines.local import denoise  # noqa: E402
-from quality import as_jpeg, psnr, table, to_u8  # noqa: E402
+from quality import as_jpeg, photo, poisson_gaussian, psnr, table, to_u8, wavelet_cs  # noqa: E402
 
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina", "brick", "grass",
           "gravel", "clock", "coins", "moon", "cell"]
@@ -33,19 +32,11 @@ QUICK_PHOTOS = ["astronaut", "coffee", "grass", "moon"]
 
 
 def load(name):
-    """A scikit-image photo as RGB uint8, big ones (retina) area-resized to 512 x 512."""
-    image = getattr(skimage.data, name)()
-    if image.ndim == 2:
-        image = np.dstack([image] * 3)
-    image = image[..., :3]
+    """A scikit-image photo as RGB uint8 (quality.photo), big ones (retina) area-resized to 512 x 512."""
+    image = photo(name)
     if max(image.shape[:2]) > 700:
         image = cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(image)
-
-
-def poisson_gaussian(clean, rng, photons):
-    """Shot noise at `photons` photo-electrons at full white, read noise 3/255, per channel."""
-    return to_u8((rng.poisson(clean / 255.0 * photons) / photons + rng.normal(0, 3 / 255, clean.shape)) * 255)
+    return image
 
 
 def gaussian(clean, rng, sigma):
@@ -68,23 +59,16 @@ CASES = [  # (name, noise(clean, rng), JPEG quality)
 ]
 QUICK_CASES = ("clean+j75", "g12+j75", "pg60+j75", "pg60+j90")
 # The told-noise rule before the floor and cap: x2.5 / x2 / x1 of the estimate at quality 75 / 90 / 95.
-UNFLOORED = {"_REFINE_FLOOR": (0.0, 0.0), "_REFINE_CAP": (99.0, 99.0, 99.0)}
+UNFLOORED = {"_REFINE_FLOOR": (0.0, 0.0), "_REFINE_CAP": (99.0, 99.0)}
 
 
 def best_baseline(clean, noisy):
     """PSNR of the better of NLM and cycle-spun wavelet BayesShrink on `noisy`."""
-    from skimage.restoration import cycle_spin, denoise_wavelet, estimate_sigma
+    from skimage.restoration import estimate_sigma
 
     est = float(estimate_sigma(noisy, channel_axis=-1, average_sigmas=True))
     nlm = cv2.fastNlMeansDenoisingColored(noisy, None, 0.7 * est, 0.7 * est, 7, 21)
-
-    def wavelet(x):
-        return denoise_wavelet(x, channel_axis=-1, convert2ycbcr=True, method="BayesShrink", mode="soft",
-                               rescale_sigma=True)
-
-    spun = to_u8(cycle_spin(noisy / 255.0, func=wavelet, max_shifts=3, channel_axis=-1, workers=1) * 255)
-    return max(psnr(clean, nlm), psnr(clean, spun))
-
+    return max(psnr(clean, nlm), psnr(clean, wavelet_cs(noisy)))
 
 def run(denoiser, noisy, quality, overrides):
     """The denoiser's result with module settings `overrides` in force for this call only."""

@@ -186,6 +186,27 @@ def as_jpeg(rgb, quality):
 # ---------- denoise ----------
 
 
+def poisson_gaussian(clean, rng, photons=60.0):
+    """Camera-like noise: shot noise at `photons` photo-electrons at full white, read noise 3/255, per channel."""
+    y = rng.poisson(clean / 255.0 * photons) / photons + rng.normal(0, 3 / 255, clean.shape)
+    return to_u8(y * 255)
+
+
+def wavelet(x):
+    """scikit-image wavelet BayesShrink (soft, YCbCr, sigma estimated and rescaled) of an image."""
+    from skimage.restoration import denoise_wavelet
+
+    return denoise_wavelet(x, channel_axis=-1, convert2ycbcr=True, method="BayesShrink", mode="soft",
+                           rescale_sigma=True)
+
+
+def wavelet_cs(noisy):
+    """`wavelet` with cycle spinning (max_shifts 3: 16 shifts averaged) of a uint8 image, as uint8."""
+    from skimage.restoration import cycle_spin
+
+    return to_u8(cycle_spin(noisy / 255.0, func=wavelet, max_shifts=3, channel_axis=-1, workers=1) * 255)
+
+
 def noise_cases():
     """(name, make(clean, rng) -> (noisy uint8, file bytes the engine is given), true sigma or None)."""
 
@@ -196,12 +217,6 @@ def noise_cases():
 
     def gaussian(sigma):
         return lambda clean, rng: as_png(to_u8(clean + rng.normal(0, sigma, clean.shape)))
-
-    def poisson_gaussian(clean, rng):
-        # Camera-like: 60 photo-electrons at full white (shot noise), read noise 3/255, per channel.
-        photons = 60.0
-        y = rng.poisson(clean / 255.0 * photons) / photons + rng.normal(0, 3 / 255, clean.shape)
-        return to_u8(y * 255)
 
     def phone(quality):
         # What a phone writes: sensor noise, then its JPEG encoder.
@@ -223,7 +238,7 @@ BASELINES = ("NLM", "wavelet", "wavelet-cs")
 
 
 def bench_denoise(engine, photo_sets):
-    from skimage.restoration import cycle_spin, denoise_wavelet, estimate_sigma
+    from skimage.restoration import estimate_sigma
 
     print("\n== DENOISE ==  ours = LocalEngine().run('denoise') on the decoded upload (blind; told the JPEG quality"
           " the file's tables say, as the pipeline does); PSNR dB / SSIM vs the clean photo")
@@ -233,10 +248,6 @@ def bench_denoise(engine, photo_sets):
           " wavelet-cs = the same with cycle spinning (cycle_spin, max_shifts 3: 16 shifts averaged)")
     print("held-out photos: never used to set anything (bench/photos/README.md); tuning photos: the settings"
           " were fitted on them")
-
-    def wavelet(x):
-        return denoise_wavelet(x, channel_axis=-1, convert2ycbcr=True, method="BayesShrink", mode="soft",
-                               rescale_sigma=True)
 
     def ours(data, told=True):
         upload = images.load_photo(data)
@@ -264,9 +275,7 @@ def bench_denoise(engine, photo_sets):
                 wav, t = timed(lambda: wavelet(noisy))
                 outs["wavelet"] = to_u8(wav * 255)
                 seconds["wavelet"].append(t / mp)
-                wav, t = timed(lambda: cycle_spin(noisy / 255.0, func=wavelet, max_shifts=3, channel_axis=-1,
-                                                   workers=1))
-                outs["wavelet-cs"] = to_u8(wav * 255)
+                outs["wavelet-cs"], t = timed(lambda: wavelet_cs(noisy))
                 seconds["wavelet-cs"].append(t / mp)
                 scores = {m: (psnr(clean, outs[m]), ssim(clean, outs[m])) for m in methods}
                 results[(case, name)] = scores

@@ -125,7 +125,7 @@ def test_a_lightly_noisy_jpeg_gets_its_blocking_smoothed(name, gain, monkeypatch
     denoiser = denoise.Denoiser(threads=2)
     floored = psnr(clean, denoiser(rgb, jpeg_quality=75))
     monkeypatch.setattr(denoise, "_REFINE_FLOOR", (0.0, 0.0))
-    monkeypatch.setattr(denoise, "_REFINE_CAP", (99.0, 99.0, 99.0))
+    monkeypatch.setattr(denoise, "_REFINE_CAP", (99.0, 99.0))
     assert floored >= psnr(clean, denoiser(rgb, jpeg_quality=75)) + gain
 
 

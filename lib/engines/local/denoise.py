@@ -55,11 +55,10 @@ _REFINE_SCALE = (2.5, 2.0, 1.0)
 # python bench/denoise_jpeg.py on another noise draw, margin over the best baseline, mean / worst photo:
 # Gaussian 12 + JPEG 75 -0.12 / -0.81 -> +2.32 / -0.45 dB, Poisson-Gaussian + JPEG 75 +1.52 / -2.93 ->
 # +2.29 / +0.40, clean JPEG 75 +0.01 / -0.31 -> +0.28 / -1.05. Quality 90 and above are unchanged.
-_REFINE_FLOOR_QUALITY = (75, 90)
+_REFINE_JPEG_QUALITY = (75, 90)  # floor and cap by quality, none from 90 (99: no cap)
 _REFINE_FLOOR = (24.0, 0.0)
 _REFINE_FLOOR_RAMP = ((0.0, 3.0), (0.4, 1.0))
-_REFINE_CAP_QUALITY = (75, 90, 95)
-_REFINE_CAP = (30.0, 99.0, 99.0)
+_REFINE_CAP = (30.0, 99.0)
 
 
 class Denoiser:
@@ -181,8 +180,8 @@ def told_sigma(sigma, jpeg_quality):
     if jpeg_quality is None:
         return sigma
     scaled = sigma * float(np.interp(jpeg_quality, _REFINE_QUALITY, _REFINE_SCALE))
-    floor = float(np.interp(jpeg_quality, _REFINE_FLOOR_QUALITY, _REFINE_FLOOR)) * float(np.interp(sigma, *_REFINE_FLOOR_RAMP))
-    return min(float(np.interp(jpeg_quality, _REFINE_CAP_QUALITY, _REFINE_CAP)), math.hypot(floor, scaled))
+    floor = float(np.interp(jpeg_quality, _REFINE_JPEG_QUALITY, _REFINE_FLOOR)) * float(np.interp(sigma, *_REFINE_FLOOR_RAMP))
+    return min(float(np.interp(jpeg_quality, _REFINE_JPEG_QUALITY, _REFINE_CAP)), math.hypot(floor, scaled))
 
 
 def whitening_sigma(rgb, jpeg_quality, sigma=None):
