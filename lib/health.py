@@ -1,7 +1,8 @@
 """Service health: is each dependency the configured engine needs reachable or present?
 
 Cheap by design (a monitor may call it every minute): one Redis PING, environment look-ups, and
-find_spec for the local engine's packages — nothing is imported or loaded. Answers booleans only,
+find_spec for the local engine's packages and a look for its weights file — nothing is imported or
+loaded. Answers booleans only,
 and how this instance counts (`counters`: redis, memory, or memory-fallback while Redis fails):
 no secret, no version, no host name.
 """
@@ -26,7 +27,11 @@ def _redis():
 
 def _local_engine():
     # find_spec on top-level names locates packages without running their (heavy) __init__.
-    return all(importlib.util.find_spec(name) is not None for name in LOCAL_PACKAGES)
+    if not all(importlib.util.find_spec(name) is not None for name in LOCAL_PACKAGES):
+        return False
+    from lib.engines.local import weights  # only here: production answers health without the local engine
+
+    return weights.present(weights.BACKGROUND)
 
 
 def check():

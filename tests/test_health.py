@@ -31,3 +31,14 @@ def test_health_503_names_missing_replicate_token(api, monkeypatch):
     monkeypatch.setenv("IMGMEND_ENGINE", "replicate")
     response = api("health").get("/api/health")
     assert response.status_code == 503 and response.get_json()["error"]["failing"] == ["replicate"]
+
+
+def test_health_503_names_the_local_engine_without_its_background_weights(api, monkeypatch):
+    """The rembg package present but no u2net.onnx in it (requirements-models.txt not installed)."""
+    from lib.engines.local import weights
+
+    monkeypatch.setattr(weights, "BACKGROUND", ("rembg", "no-such-model.onnx"))
+    response = api("health").get("/api/health")
+    error = response.get_json()["error"]
+    assert response.status_code == 503 and error["failing"] == ["local_engine"]
+    assert error["checks"]["local_engine"] is False

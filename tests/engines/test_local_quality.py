@@ -2,7 +2,8 @@
 
 Small native skimage photos, no timing. Measured on this 2-core machine (thresholds keep margin):
   remove_bg, ellipse filled with a Chelsea crop, soft 1 px edge, on tinted grass: IoU 0.996
-    (asserted >= 0.95) - the other tests only look at box means, not at the cut line;
+    (asserted >= 0.95) - the other tests only look at box means, not at the cut line; a blob of the
+    astronaut on the busy rocket photo: IoU 0.99 (U²-Net-p, the model before: 0.80; asserted >= 0.95);
   denoise, Gaussian sigma 50 on chelsea: PSNR gain 13.8 dB (asserted >= 12) - the
     existing tests stop at sigma 25, and OIDN's input scale was tuned there;
   denoise, Gaussian 20 + JPEG 75 on held-out photos: told the JPEG quality vs not, +2.5 dB on
@@ -34,24 +35,50 @@ from tests.support.images import encode, psnr
 from tests.support.marks import box_round, centred_layer, footprint_and_mask, tiled_layer, watermark
 
 
-def test_remove_bg_iou_on_a_composite_with_known_alpha():
-    background = skimage.data.grass().astype(np.float32)[..., None] * np.float32([0.75, 1.0, 0.6])  # 512x512
-    texture = skimage.data.chelsea()
-    h, w = 240, 200  # chelsea is 300x451
-    big = Image.new("L", (4 * w, 4 * h), 0)
-    ImageDraw.Draw(big).ellipse((0, 0, 4 * w - 1, 4 * h - 1), fill=255)
-    soft = cv2.GaussianBlur(np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255, (0, 0), 1.0)
+def _soft(draw, w, h, ss=4):
+    """Soft alpha (0..1) of a w x h shape: `draw(ImageDraw, W, H)` at ss x, box-reduced, 1 px blur."""
+    big = Image.new("L", (w * ss, h * ss), 0)
+    draw(ImageDraw.Draw(big), w * ss, h * ss)
+    return cv2.GaussianBlur(np.asarray(big.resize((w, h), Image.BOX), np.float32) / 255, (0, 0), 1.0)
+
+
+def _ellipse(d, W, H):
+    d.ellipse((0, 0, W - 1, H - 1), fill=255)
+
+
+def _blob(d, W, H):
+    t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    r = 1 + 0.14 * np.sin(3 * t + 0.4) + 0.08 * np.cos(5 * t) + 0.05 * np.sin(8 * t + 1.0)
+    r /= r.max()
+    d.polygon(list(zip(W / 2 + (W / 2 - 1) * r * np.cos(t), H / 2 + (H / 2 - 1) * r * np.sin(t))), fill=255)
+
+
+def _cutout_iou(background, crop, soft, top, left):
+    """IoU (at alpha 0.5) of the engine's cut-out of `crop` under `soft` pasted on `background` at (top, left)."""
+    h, w = soft.shape
     alpha = np.zeros(background.shape[:2], np.float32)
     foreground = np.zeros_like(background)
-    top, left = 140, 170
     alpha[top : top + h, left : left + w] = soft
-    foreground[top : top + h, left : left + w] = texture[30 : 30 + h, 125 : 125 + w]
+    foreground[top : top + h, left : left + w] = crop
     composite = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
     composite = Image.fromarray(np.clip(composite + 0.5, 0, 255).astype(np.uint8))
-
     predicted = np.asarray(LocalEngine().run("remove_bg", composite, {}))[..., 3] >= 128
     truth = alpha >= 0.5
-    iou = (predicted & truth).sum() / (predicted | truth).sum()
+    return (predicted & truth).sum() / (predicted | truth).sum()
+
+
+def test_remove_bg_iou_on_a_composite_with_known_alpha():
+    background = skimage.data.grass().astype(np.float32)[..., None] * np.float32([0.75, 1.0, 0.6])  # 512x512
+    h, w = 240, 200  # chelsea is 300x451
+    iou = _cutout_iou(background, skimage.data.chelsea()[30 : 30 + h, 125 : 125 + w], _soft(_ellipse, w, h), 140, 170)
+    assert iou >= 0.95, iou
+
+
+def test_remove_bg_finds_a_subject_on_a_busy_photo():
+    """A blob of the astronaut on the rocket launch photo: U²-Net-p found 0.80 of it, U²-Net 0.99."""
+    background = skimage.data.rocket().astype(np.float32)  # 427x640
+    h, w = 307, 230
+    iou = _cutout_iou(background, skimage.data.astronaut()[25 : 25 + h, 128 : 128 + w], _soft(_blob, w, h), 49, 356)
     assert iou >= 0.95, iou
 
 

