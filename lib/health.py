@@ -2,9 +2,8 @@
 
 Cheap by design (a monitor may call it every minute): one Redis PING, environment look-ups, and
 find_spec for the local engine's packages and a look for its weights file — nothing is imported or
-loaded. Answers booleans only,
-and how this instance counts (`counters`: redis, memory, or memory-fallback while Redis fails):
-no secret, no version, no host name.
+loaded. Answers booleans only, and how this instance counts (`counters`: redis, memory, or
+memory-fallback while Redis fails): no secret, no version, no host name.
 """
 
 import importlib.util
@@ -12,7 +11,7 @@ import importlib.util
 from lib import config, quota
 from lib.errors import Unhealthy
 
-LOCAL_PACKAGES = ("numpy", "cv2", "onnxruntime", "pyoidn", "rembg")
+LOCAL_PACKAGES = ("numpy", "cv2", "onnxruntime", "pyoidn")  # and the weights' package, via weights.present
 
 
 def _redis():
