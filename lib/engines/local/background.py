@@ -21,13 +21,7 @@ class BackgroundRemover:
     """Loads the ONNX session once; call it with an RGB image to get the RGBA cutout."""
 
     def __init__(self, threads=2):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # keep model warnings out of the server log
-        self._session = ort.InferenceSession(weights.path(weights.BACKGROUND), options, providers=["CPUExecutionProvider"])
+        self._session = weights.session(weights.path(weights.BACKGROUND), threads)
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name  # d0: the fused, finest saliency map
 

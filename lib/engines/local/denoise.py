@@ -1,10 +1,11 @@
-"""Blind photo denoiser: Intel Open Image Denoise (pyoidn, Apache-2.0) on the CPU, then a DCT Wiener pass."""
+"""Blind photo denoiser: Intel Open Image Denoise (pyoidn, Apache-2.0) on the CPU, then a DCT Wiener
+pass, and for heavy noise a small learned pass of our own (lib.engines.local.refiner)."""
 
 import math
 
 import numpy as np
 
-from lib.engines.local import wiener
+from lib.engines.local import refiner, wiener
 
 # OIDN's LDR model was trained on render noise; photos denoise better when it sees a darker copy
 # (it inverse-scales the output). Measured on skimage photos, Gaussian noise, seed 0, mean PSNR:
@@ -59,12 +60,18 @@ _REFINE_JPEG_QUALITY = (75, 90)  # floor and cap by quality, none from 90 (99: n
 _REFINE_FLOOR = (24.0, 0.0)
 _REFINE_FLOOR_RAMP = ((0.0, 3.0), (0.4, 1.0))
 _REFINE_CAP = (30.0, 99.0)
+# From this noise estimate (0..255) on, where the Wiener pass fades out, the learned pass
+# (lib.engines.local.refiner) runs over the result: +0.56 dB mean on its validation photos there
+# (tools/models/denoise_refiner_train.log), held-out Gaussian 50 +1.2 dB (bench/quality.py). Below it,
+# a first try of the same kind of model trained on every noise level gained only +0.04 dB at sigma 25
+# over the Wiener pass, not worth its cost.
+LEARNED_FROM = _REFINE_FADE[0]
 
 
 class Denoiser:
     """One OIDN CPU device per process; call it with an RGB uint8 array (H, W, 3)."""
 
-    def __init__(self, threads=2):
+    def __init__(self, threads=2, learned=True):
         import pyoidn
 
         self._oidn = pyoidn
@@ -73,6 +80,8 @@ class Denoiser:
         self._device.set_bool("setAffinity", False)  # a shared server: do not pin threads to cores
         self._device.commit()
         self._check("device setup")
+        # learned=False stops after the Wiener pass: the learned pass's own inputs, in training.
+        self.refiner = refiner.Refiner(threads) if learned else None
 
     def _check(self, step):
         error = self._device.get_error()
@@ -104,11 +113,17 @@ class Denoiser:
         """Denoised copy of an RGB uint8 array, same shape; `jpeg_quality` is the input's, if a JPEG."""
         sigma = noise_sigma(rgb)
         big = rgb.shape[0] * rgb.shape[1] >= _FAST_FROM_PIXELS  # FAST filter, luminance-only pass
-        pilot = self._oidn_pass(rgb, whitening_sigma(rgb, jpeg_quality, sigma), big)
-        share = float(np.interp(sigma, _REFINE_FADE, (1.0, 0.0)))
-        if not share:
-            return pilot
+        result = self._oidn_pass(rgb, whitening_sigma(rgb, jpeg_quality, sigma), big)
+        share = wiener_share(sigma)
         told = told_sigma(sigma, jpeg_quality)
+        if share:
+            result = self._wiener(rgb, result, told, share, big)
+        if self.refiner is not None and sigma >= LEARNED_FROM:
+            result = self.refiner(rgb, result, told, share, jpeg_quality)
+        return result
+
+    def _wiener(self, rgb, pilot, told, share, big):
+        """The Wiener pass over OIDN's `pilot` (uint8), `share` of it mixed in."""
         # Big photos: wiener.LUMINANCE (+0.1 to +0.6 dB, 1.5 s at 12 MP) instead of wiener.PLAN's every
         # channel (+0.3 to +1.1 dB, ~1 s/MP), to keep a 12 MP photo within 15 s.
         refined = wiener.refine(rgb, pilot, told, wiener.LUMINANCE if big else wiener.PLAN)
@@ -173,6 +188,11 @@ def noise_sigma(rgb):
     diagonal = np.abs(top[:, 0::2] - top[:, 1::2] - bottom[:, 0::2] + bottom[:, 1::2])  # 2x the Haar detail
     blocks = diagonal.reshape(h // 32, 16, w // 32, 16, 3).transpose(0, 2, 1, 3, 4).reshape(-1, 16 * 16 * 3)
     return float(np.percentile(np.median(blocks, axis=1), 25)) / 2 / 0.6745
+
+
+def wiener_share(sigma):
+    """How much of the Wiener pass (0..1) a photo with noise estimate `sigma` gets."""
+    return float(np.interp(sigma, _REFINE_FADE, (1.0, 0.0)))
 
 
 def told_sigma(sigma, jpeg_quality):

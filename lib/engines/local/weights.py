@@ -1,4 +1,5 @@
-"""Where the local engine's packaged model weights are, found without importing their packages."""
+"""Where the local engine's packaged model weights are (found without importing their packages), and
+the onnxruntime session every ONNX model here runs in."""
 
 import importlib.util
 import os
@@ -26,3 +27,16 @@ def present(model):
         return bool(path(model))
     except FileNotFoundError:
         return False
+
+
+def session(model_path, threads, arena=True):
+    """An onnxruntime CPU session for the ONNX file at `model_path`; `arena=False` gives memory back
+    after each run instead of keeping the largest run's."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # keep model warnings out of the server log
+    options.enable_cpu_mem_arena = arena
+    return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
