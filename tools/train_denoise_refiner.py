@@ -9,9 +9,9 @@ OUT/denoise_refiner.onnx; the ONNX file goes to lib/engines/local/models/, the l
 tools/models/denoise_refiner_train.log.
 
 Data: scikit-image's own sample photos (public domain / CC0, as skimage.data lists them) outside
-bench/quality.py's held-out set (china, flower, grace_hopper, hubble_deep_field and camera are never
-read here), grey ones scored as RGB; chelsea, rocket and moon are kept out of training and report
-the validation gain in the log. Each gets heavy noise (Gaussian sigma 25-65, Poisson-Gaussian at 8-30
+bench/quality.py's held-out set (china, flower, grace_hopper, hubble_deep_field, camera, face and
+ascent are never read here), grey ones scored as RGB; chelsea, rocket and moon are kept out of
+training and report the validation gain in the log. Each gets heavy noise (Gaussian sigma 25-65, Poisson-Gaussian at 8-30
 photo-electrons, some then saved as JPEG 75-95) with seeds the bench never uses, and goes through the
 local denoiser as an upload would (lib.images.load_photo, then LocalEngine's Denoiser told the JPEG
 quality); only copies whose noise estimate is >= 24 are kept (the pass runs from 28).
@@ -34,7 +34,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLOUR = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina"]
 GREY = ["brick", "grass", "gravel", "clock", "coins", "moon", "cell", "page", "text"]
-HELD_OUT = {"china", "flower", "grace_hopper", "hubble_deep_field", "camera"}  # bench/quality.py's
+HELD_OUT = {"china", "flower", "grace_hopper", "hubble_deep_field", "camera", "face", "ascent"}  # bench/quality.py's
 VALIDATION = {"chelsea", "rocket", "moon"}
 MIN_SIGMA = 24.0  # noise estimate (0..255) from which a copy is kept: a little under where the pass runs
 CHANNELS, LAYERS = 32, 6  # 48 channels scored the same on the validation photos, at 2x the cost
