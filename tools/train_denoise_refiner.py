@@ -68,31 +68,24 @@ def load_photo(name):
 
 
 def noisy_upload(clean, noise, quality, rng):
-    """(decoded uint8 RGB, JPEG quality read from the file or None) of `clean` with `noise`."""
-    import io
-
-    from PIL import Image
+    """(decoded uint8 RGB, JPEG quality read from the file or None) of `clean` with `noise`, drawn by
+    bench/quality.py's own noise models."""
+    from quality import as_jpeg, poisson_gaussian, to_u8
 
     from lib import images
 
     kind, level = noise
     x = clean.astype(np.float64)
-    if kind == "gauss":
-        y = x + rng.normal(0, level, x.shape)
-    else:  # shot noise, then read noise 3/255 (as bench/quality.py's poisson_gaussian)
-        y = (rng.poisson(x / 255 * level) / level + rng.normal(0, 3 / 255, x.shape)) * 255
-    noisy = np.clip(y + 0.5, 0, 255).astype(np.uint8)
+    noisy = to_u8(x + rng.normal(0, level, x.shape)) if kind == "gauss" else poisson_gaussian(x, rng, level)
     if quality is None:
         return noisy, None
-    buf = io.BytesIO()
-    Image.fromarray(noisy).save(buf, "JPEG", quality=quality)
-    upload = images.load_photo(buf.getvalue())
+    upload = images.load_photo(as_jpeg(noisy, quality)[1])
     return np.asarray(upload.rgb()), upload.jpeg_quality
 
 
 def make_data(directory):
     """Write one .npz per photo: clean, and the kept noisy uploads with the denoiser's results."""
-    sys.path.insert(0, ROOT)
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "bench")]
     from lib.engines.local import denoise, refiner
 
     os.makedirs(directory, exist_ok=True)

@@ -22,8 +22,6 @@ Small native skimage photos, no timing. Measured on this 2-core machine (thresho
     fitted where the detector finds it (see the tests).
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -31,7 +29,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from lib.engines.local import LocalEngine
-from tests.support.images import encode, psnr
+from tests.support.images import bench_photo, encode, psnr
 from tests.support.marks import box_round, centred_layer, footprint_and_mask, tiled_layer, watermark
 
 
@@ -102,11 +100,6 @@ def test_black_watermark_with_generous_mask_beats_telea():
     assert ours_db >= telea_db + 5, (ours_db, telea_db)
 
 
-def _bench_photo(name):
-    """A held-out photo from bench/photos as an RGB uint8 array."""
-    return np.asarray(Image.open(Path(__file__).parents[2] / "bench" / "photos" / f"{name}.jpg").convert("RGB"))
-
-
 def _noisy_jpeg(clean, sigma, quality, seed):
     from lib import images
 
@@ -119,7 +112,7 @@ def test_denoise_removes_noise_a_jpeg_made_blocky(name, floor):
     # Gaussian 20 then JPEG 75 on held-out photos (never used to fit the whitening): told the JPEG's
     # quality, OIDN gains ~2.5 dB over the same run without it (flower, grace_hopper), which left the
     # noise as texture; on china's dense texture it costs ~0.25 dB (guarded: at most 0.5).
-    clean = _bench_photo(name)
+    clean = bench_photo(name)
     photo = _noisy_jpeg(clean, 20, 75, seed=3)
     assert photo.jpeg_quality == 75
     engine = LocalEngine()
@@ -146,7 +139,7 @@ def test_a_lightly_noisy_jpeg_gets_its_blocking_smoothed(name, gain, monkeypatch
     # floor gains +1.8 / +1.8 / +0.7 dB over the same run told x2.5 of the estimate only.
     from lib.engines.local import denoise
 
-    clean = _bench_photo(name)
+    clean = bench_photo(name)
     rgb = np.asarray(_noisy_jpeg(clean, 12, 75, seed=4).rgb())
     assert denoise.noise_sigma(rgb) <= 3.5
     denoiser = denoise.Denoiser(threads=2)
@@ -172,7 +165,7 @@ def test_the_wiener_pass_is_told_the_jpegs_error(sigma, quality, low, high):
 
 def _tiled_mark(name, opacity):
     """(clean, marked, truth, generous mask) for white tiled text on a held-out bench photo."""
-    clean = _bench_photo(name)
+    clean = bench_photo(name)
     layer = tiled_layer((clean.shape[1], clean.shape[0]))
     truth, mask = footprint_and_mask(layer)
     return clean, np.asarray(watermark(clean, layer, opacity)), truth, mask
@@ -268,7 +261,7 @@ def test_a_jpeg_marks_amplified_error_is_smoothed(name, kind, opacity, colour, q
     # flower centred 50 % q90 24.28 / 23.59 / 18.04. The mask's unmarked pixels gain 0.05-0.5 dB.
     from lib import images
 
-    clean = _bench_photo(name)
+    clean = bench_photo(name)
     layer = (tiled_layer if kind == "tiled" else centred_layer)((clean.shape[1], clean.shape[0]))
     truth, mask = footprint_and_mask(layer)
     photo = images.load_photo(encode(watermark(clean, layer, opacity, colour), "JPEG", quality=quality))

@@ -8,16 +8,11 @@ import skimage.data
 from PIL import Image
 
 from lib.engines.local import denoise, refiner
-
-HELD_OUT = Path(__file__).resolve().parents[2] / "bench" / "photos"
+from tests.support.images import bench_photo, psnr
 
 
 def _noisy(clean, sigma, seed):
     return np.clip(clean + np.random.default_rng(seed).normal(0, sigma, clean.shape) + 0.5, 0, 255).astype(np.uint8)
-
-
-def _psnr(clean, out):
-    return 10 * np.log10(255**2 / np.mean((clean.astype(np.float64) - out) ** 2))
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +58,11 @@ def test_any_size_comes_back_at_its_size(model, shape):
 def test_the_learned_pass_takes_out_heavy_noise(denoisers, name, gain):
     # Gaussian 50 on held-out photos (never trained on, tools/train_denoise_refiner.py): measured
     # +1.75 / +1.63 / +0.50 dB over the denoiser without the pass.
-    with Image.open(HELD_OUT / f"{name}.jpg") as img:
-        clean = np.asarray(img.convert("RGB"))
+    clean = bench_photo(name)
     noisy = _noisy(clean, 50, 11)
     assert denoise.noise_sigma(noisy) >= denoise.LEARNED_FROM
     learned, plain = denoisers
-    assert _psnr(clean, learned(noisy)) >= _psnr(clean, plain(noisy)) + gain
+    assert psnr(clean, learned(noisy)) >= psnr(clean, plain(noisy)) + gain
 
 
 def test_below_heavy_noise_the_pass_does_not_run(denoisers, monkeypatch):

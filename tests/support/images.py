@@ -2,6 +2,7 @@
 
 import io
 import struct
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -47,6 +48,12 @@ def psnr(reference, test, where=None):
     if where is not None:
         err = err[where]
     return 10 * np.log10(255.0**2 / max(err.mean(), 1e-12))
+
+
+def bench_photo(name):
+    """A held-out photo from bench/photos (bench/photos/README.md) as an RGB uint8 array."""
+    with Image.open(Path(__file__).resolve().parents[2] / "bench" / "photos" / f"{name}.jpg") as img:
+        return np.asarray(img.convert("RGB"))
 
 
 def photo(name="chelsea", size=None):
