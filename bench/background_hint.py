@@ -8,7 +8,7 @@ drawn by the user (the true subject's bounding box grown by --grow of its size o
 give, four ways: the engine on the whole photo as shipped (blind), the engine on the box's crop with
 everything outside cleared (crop), OpenCV GrabCut started from the box (box-GrabCut), and GrabCut
 started from the engine's cut-out of the crop with everything outside the box sure background
-(seeded). IoU and boundary F (3 px) as bench/quality.py scores them; seconds per photo.
+(seeded). IoU and boundary F (3 px) as bench/quality.py scores them; seconds per composite, all four together.
 """
 
 import argparse
@@ -26,7 +26,6 @@ from bench import quality  # noqa: E402
 from lib.engines.local import LocalEngine  # noqa: E402
 
 METHODS = ("blind", "crop", "box-GrabCut", "seeded")
-GRABCUT_ROUNDS = 5  # as bench/quality.py's GrabCut baseline
 
 
 def user_box(truth, grow):
@@ -42,25 +41,20 @@ def cut_outs(engine, rgb, box):
     """{method: bool mask (alpha >= 0.5)} for one composite and box."""
     top, bottom, left, right = box
     height, width = rgb.shape[:2]
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
     out = {}
     out["blind"] = np.asarray(engine.run("remove_bg", Image.fromarray(rgb), {}))[..., 3] >= 128
     inside = np.asarray(engine.run("remove_bg", Image.fromarray(rgb[top:bottom, left:right]), {}))[..., 3] >= 128
     out["crop"] = np.zeros((height, width), bool)
     out["crop"][top:bottom, left:right] = inside
-    mask = np.zeros((height, width), np.uint8)
-    cv2.grabCut(bgr, mask, (left, top, right - left, bottom - top), np.zeros((1, 65)), np.zeros((1, 65)),
-                GRABCUT_ROUNDS, cv2.GC_INIT_WITH_RECT)
-    out["box-GrabCut"] = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    mask = np.full((height, width), cv2.GC_BGD, np.uint8)  # outside the box: sure background
-    mask[top:bottom, left:right] = np.where(inside, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
-    cv2.grabCut(bgr, mask, None, np.zeros((1, 65)), np.zeros((1, 65)), GRABCUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
-    out["seeded"] = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    out["box-GrabCut"] = quality.grabcut(rgb, rect=(left, top, right - left, bottom - top))
+    labels = np.full((height, width), cv2.GC_BGD, np.uint8)  # outside the box: sure background
+    labels[top:bottom, left:right] = np.where(inside, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    out["seeded"] = quality.grabcut(rgb, labels=labels)
     return out
 
 
 def bench_set(engine, name, spec, grow):
-    """Print one composite set's table and its means; return {method: [(IoU, BF), ...]}."""
+    """Print one composite set's table and, per method, its mean and worst scores."""
     print(f"\n-- {name} composites; box = the true subject's bounding box grown by {grow:g} of its size per side")
     scores = {m: [] for m in METHODS}
     rows = []
@@ -81,7 +75,6 @@ def bench_set(engine, name, spec, grow):
               f" {quality.mean([s[1] for s in scores[method]]):.3f}  composites >= {quality.TARGETS['bg_iou']}:"
               f" {sum(i >= quality.TARGETS['bg_iou'] for i in ious)} of {len(ious)}")
     print(f"{name:8} all four methods: {seconds:.1f} s per composite")
-    return scores
 
 
 def main():

@@ -435,12 +435,17 @@ def iou(pred, truth):
     return float((pred & truth).sum() / max((pred | truth).sum(), 1))
 
 
-def grabcut(rgb):
+def grabcut(rgb, rect=None, labels=None):
+    """GrabCut's foreground (bool) after 5 iterations, started from `labels` (a cv2.GC_* uint8 map) if
+    given, else from `rect` (x, y, w, h; default the photo inset 5 % per side)."""
     h, w = rgb.shape[:2]
-    rect = (int(0.05 * w), int(0.05 * h), int(0.9 * w), int(0.9 * h))
-    mask = np.zeros((h, w), np.uint8)
+    if labels is None:
+        rect = rect or (int(0.05 * w), int(0.05 * h), int(0.9 * w), int(0.9 * h))
+        mask, mode = np.zeros((h, w), np.uint8), cv2.GC_INIT_WITH_RECT
+    else:
+        rect, mask, mode = None, labels.copy(), cv2.GC_INIT_WITH_MASK
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), mask, rect, bgd, fgd, 5, cv2.GC_INIT_WITH_RECT)
+    cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), mask, rect, bgd, fgd, 5, mode)
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
 
 
